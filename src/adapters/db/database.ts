@@ -1,0 +1,74 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import pg from 'pg';
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface DatabaseHandle<DB> {
+  db: Kysely<DB>;
+  dialect: DialectName;
+  close(): Promise<void>;
+}
+
+// PostgreSQL returns BIGINT as text by default; our epoch-ms timestamps and byte counts fit in a double.
+pg.types.setTypeParser(20, (value: string) => Number(value));
+
+/**
+ * Opens the metadata store named by `url`: `sqlite:<path>` (Node's built-in SQLite, no native build)
+ * or `postgres://…`. The same Kysely queries run on both.
+ */
+export function openDatabase<DB>(url: string, options: { poolSize?: number } = {}): DatabaseHandle<DB> {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
+    // An idle pooled connection closed by the server (restart, failover, DROP DATABASE) emits 'error';
+    // unhandled, that would end the process. The next query simply opens a new connection.
+    pool.on('error', () => undefined);
+    const db = new Kysely<DB>({ dialect: new PostgresDialect({ pool }) });
+    return { db, dialect: 'postgres', close: () => db.destroy() };
+  }
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length);
+    if (path !== ':memory:') {
+      mkdirSync(dirname(path), { recursive: true });
+    }
+    const sqlite = new DatabaseSync(path);
+    // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable before we
+    // acknowledge it (an upload is "done" only once both its bytes and its row are on disk).
+    sqlite.exec('PRAGMA journal_mode = WAL');
+    sqlite.exec('PRAGMA synchronous = FULL');
+    sqlite.exec('PRAGMA foreign_keys = ON');
+    sqlite.exec('PRAGMA busy_timeout = 5000');
+    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: new NodeSqliteDatabase(sqlite) }) });
+    return { db, dialect: 'sqlite', close: () => db.destroy() };
+  }
+  throw new Error(`Unsupported database URL scheme: ${url.split(':')[0]}`);
+}
+
+/** Adapts node:sqlite's DatabaseSync to the better-sqlite3 shape Kysely's SqliteDialect expects. */
+class NodeSqliteDatabase implements SqliteDatabase {
+  readonly #db: DatabaseSync;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+
+  prepare(sql: string): SqliteStatement {
+    const statement = this.#db.prepare(sql);
+    const reader = statement.columns().length > 0;
+    type Param = null | number | bigint | string | NodeJS.ArrayBufferView;
+    const bind = (parameters: ReadonlyArray<unknown>): Param[] =>
+      parameters.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p === undefined ? null : (p as Param)));
+    return {
+      reader,
+      all: (parameters) => statement.all(...bind(parameters)),
+      run: (parameters) => statement.run(...bind(parameters)),
+      iterate: (parameters) => statement.iterate(...bind(parameters)),
+    };
+  }
+}

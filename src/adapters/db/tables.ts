@@ -1,0 +1,201 @@
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+/** Row types of the metadata store. They never leave adapters/db: repositories map them to domain types. */
+export interface Database {
+  settings: { key: string; value: string };
+  tenants: TenantTable;
+  users: UserTable;
+  memberships: MembershipTable;
+  invitations: InvitationTable;
+  sessions: SessionTable;
+  recovery_codes: { user_id: string; code_hash: string; used_at: number | null };
+  api_tokens: ApiTokenTable;
+  throttles: { key: string; window_started_at: number; count: number };
+  nodes: NodeTable;
+  file_versions: FileVersionTable;
+  uploads: UploadTable;
+  share_links: ShareLinkTable;
+  folder_grants: { tenant_id: string; node_id: string; user_id: string; access: string; created_at: number };
+  audit_events: AuditEventTable;
+  audit_heads: { log_id: string; seq: number; last_hash: string | null };
+  jobs: JobTable;
+}
+
+export interface TenantTable {
+  id: string;
+  slug: string;
+  name: string;
+  status: string;
+  quota_bytes: number;
+  used_bytes: Generated<number>;
+  keep_versions: number;
+  require_mfa: Generated<number>;
+  created_at: number;
+  suspended_at: number | null;
+}
+
+export interface UserTable {
+  id: string;
+  email: string;
+  display_name: string;
+  password_hash: string | null;
+  is_operator: Generated<number>;
+  totp_secret_enc: string | null;
+  totp_pending_enc: string | null;
+  mfa_enabled_at: number | null;
+  failed_sign_ins: Generated<number>;
+  locked_until: number | null;
+  created_at: number;
+  disabled_at: number | null;
+}
+
+export interface MembershipTable {
+  tenant_id: string;
+  user_id: string;
+  role: string;
+  created_at: number;
+}
+
+export interface InvitationTable {
+  id: string;
+  tenant_id: string | null;
+  email: string;
+  role: string;
+  token_hash: string;
+  created_by: string | null;
+  created_at: number;
+  expires_at: number;
+  accepted_at: number | null;
+}
+
+export interface SessionTable {
+  id: string;
+  token_hash: string;
+  user_id: string;
+  tenant_id: string | null;
+  csrf_token: string;
+  is_mfa_complete: number;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  ip: string | null;
+  user_agent: string | null;
+}
+
+export interface ApiTokenTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  name: string;
+  role: string;
+  token_hash: string;
+  prefix: string;
+  created_at: number;
+  expires_at: number | null;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface NodeTable {
+  id: string;
+  tenant_id: string;
+  parent_id: string | null;
+  kind: string;
+  name: string;
+  name_key: string;
+  current_version_id: string | null;
+  size: number;
+  mime_type: string | null;
+  created_by: string | null;
+  updated_by: string | null;
+  created_at: number;
+  updated_at: number;
+  trashed_at: number | null;
+  trashed_by: string | null;
+  trash_root_id: string | null;
+}
+
+export interface FileVersionTable {
+  id: string;
+  tenant_id: string;
+  node_id: string;
+  number: number;
+  state: string;
+  size: number;
+  sha256: string | null;
+  blob_key: string;
+  data_key_id: string;
+  created_by: string | null;
+  created_at: number;
+  committed_at: number | null;
+}
+
+export interface UploadTable {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  parent_id: string;
+  name: string;
+  length: number;
+  received: number;
+  blob_key: string;
+  data_key_id: string;
+  metadata: string | null;
+  node_id: string | null;
+  created_at: number;
+  updated_at: number;
+  expires_at: number;
+  completed_at: number | null;
+}
+
+export interface ShareLinkTable {
+  id: string;
+  tenant_id: string;
+  node_id: string;
+  token_hash: string;
+  token_prefix: string;
+  password_hash: string | null;
+  expires_at: number | null;
+  max_downloads: number | null;
+  download_count: Generated<number>;
+  created_by: string | null;
+  created_at: number;
+  revoked_at: number | null;
+}
+
+export interface AuditEventTable {
+  id: string;
+  log_id: string;
+  seq: number;
+  tenant_id: string | null;
+  occurred_at: number;
+  actor_type: string;
+  actor_id: string | null;
+  action: string;
+  outcome: string;
+  target_type: string | null;
+  target_id: string | null;
+  channel: string;
+  ip: string | null;
+  user_agent: string | null;
+  details: string | null;
+  payload_hash: string | null;
+  prev_hash: string | null;
+  entry_hash: string | null;
+}
+
+export interface JobTable {
+  id: string;
+  name: string;
+  payload: string;
+  run_at: number;
+  attempts: Generated<number>;
+  claimed_by: string | null;
+  claimed_until: number | null;
+  done_at: number | null;
+  last_error: string | null;
+  created_at: number;
+}
+
+export type NodeRow = Selectable<NodeTable>;
+export type InsertableNodeRow = Insertable<NodeTable>;

@@ -1,0 +1,145 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Kysely } from 'kysely';
+import { LocalDiskBlobStore } from './adapters/blobs/local-disk-blob-store.ts';
+import { openDatabase, type DatabaseHandle } from './adapters/db/database.ts';
+import { migrateToLatest } from './adapters/db/migrate.ts';
+import { MIGRATIONS } from './adapters/db/migrations/index.ts';
+import { createStore } from './adapters/db/store.ts';
+import type { Database } from './adapters/db/tables.ts';
+import { KEY_STORE_MIGRATIONS, KyselyKeyStore, type KeyStoreTables } from './adapters/keys/key-store.ts';
+import { loadOrCreateRingFile, ringFromEnvKey } from './adapters/keys/master-key-ring.ts';
+import { Argon2PasswordHasher } from './adapters/security/argon2-hasher.ts';
+import { KeyStoreSecretBox } from './adapters/security/secret-box.ts';
+import type { Config } from './config/schema.ts';
+import { KeyService, SYSTEM_KEY_OWNER } from './core/crypto/key.service.ts';
+import type { MasterKeyRing } from './core/crypto/ports.ts';
+import { ContentService } from './core/files/content.service.ts';
+import { MaintenanceService } from './core/files/maintenance.service.ts';
+import type { BlobStore } from './core/files/ports.ts';
+import { SealedContent } from './core/files/sealed-content.ts';
+import { TreeService } from './core/files/tree.service.ts';
+import { AuthService } from './core/identity/auth.service.ts';
+import { MembersService } from './core/identity/members.service.ts';
+import { MfaService } from './core/identity/mfa.service.ts';
+import type { PasswordHasher } from './core/identity/ports.ts';
+import type { Store } from './core/repos.ts';
+import { systemClock, type Clock } from './core/shared/clock.ts';
+import { ShareService } from './core/sharing/share.service.ts';
+import { TenantService } from './core/tenants/tenant.service.ts';
+
+/** Every adapter and service, built once from Config. The only place that wires things together. */
+export interface Services {
+  config: Config;
+  clock: Clock;
+  database: DatabaseHandle<Database>;
+  store: Store;
+  blobs: BlobStore;
+  keys: KeyService;
+  hasher: PasswordHasher;
+  auth: AuthService;
+  members: MembersService;
+  mfa: MfaService;
+  tenants: TenantService;
+  tree: TreeService;
+  files: ContentService;
+  shares: ShareService;
+  maintenance: MaintenanceService;
+  close(): Promise<void>;
+}
+
+export interface ComposeOptions {
+  clock?: Clock;
+  /** Cheaper argon2 parameters for tests (never for production). */
+  hasher?: PasswordHasher;
+}
+
+export async function compose(config: Config, options: ComposeOptions = {}): Promise<Services> {
+  const clock = options.clock ?? systemClock;
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const database = openDatabase<Database>(config.databaseUrl);
+  const sharesDatabase = config.keystoreUrl === config.databaseUrl;
+  const keyDatabase = sharesDatabase
+    ? undefined
+    : openDatabase<KeyStoreTables>(config.keystoreUrl, { poolSize: 4 });
+  try {
+    if (config.migrateOnStart) {
+      await migrateToLatest(database.db, MIGRATIONS);
+    }
+    const keyDb = keyDatabase?.db ?? (database.db as unknown as Kysely<KeyStoreTables>);
+    await migrateToLatest(keyDb, KEY_STORE_MIGRATIONS, 'custodia_keystore_migration');
+    const ring = masterKeyRing(config);
+    const keys = new KeyService({ store: new KyselyKeyStore(keyDb), ring, clock });
+    const blobs = await blobStore(config, database.dialect === 'sqlite');
+    const store = createStore(database.db, clock);
+    const hasher = options.hasher ?? new Argon2PasswordHasher();
+    const content = new SealedContent({ blobs, keys });
+    const auth = new AuthService({
+      store,
+      hasher,
+      clock,
+      policy: {
+        sessionTtlMs: config.sessionTtlHours * 3600_000,
+        maxFailures: config.signInMaxFailures,
+        lockoutMs: config.signInLockoutMinutes * 60_000,
+      },
+    });
+    return {
+      config,
+      clock,
+      database,
+      store,
+      blobs,
+      keys,
+      hasher,
+      auth,
+      members: new MembersService({ store, auth, clock }),
+      mfa: new MfaService({ store, box: new KeyStoreSecretBox(keys), clock }),
+      tenants: new TenantService({
+        store,
+        keys,
+        clock,
+        defaults: { quotaBytes: config.defaultQuotaBytes, keepVersions: config.defaultKeepVersions },
+      }),
+      tree: new TreeService({ store, content, clock }),
+      files: new ContentService({ store, content, clock }),
+      shares: new ShareService({
+        store,
+        content,
+        hasher,
+        clock,
+        ticketKey: () => keys.getTenantKey(SYSTEM_KEY_OWNER, 'secrets', { create: true }),
+      }),
+      maintenance: new MaintenanceService({ store, blobs, content, clock }),
+      close: async () => {
+        await database.close();
+        await keyDatabase?.close();
+      },
+    };
+  } catch (error) {
+    await database.close().catch(() => undefined);
+    await keyDatabase?.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+function masterKeyRing(config: Config): MasterKeyRing {
+  return config.masterKey
+    ? ringFromEnvKey(config.masterKey)
+    : loadOrCreateRingFile(resolve(config.masterKeyFile));
+}
+
+async function blobStore(config: Config, isSingleProcess: boolean): Promise<BlobStore> {
+  if (config.blobUrl.startsWith('file:')) {
+    const store = new LocalDiskBlobStore(resolve(config.blobUrl.slice('file:'.length)));
+    await store.init();
+    if (isSingleProcess) {
+      // With the embedded database only one process writes here, so every temp file is a leftover.
+      await store.sweepIncoming();
+    }
+    return store;
+  }
+  throw new Error(
+    `CUSTODIA_BLOB_URL: unsupported scheme in ${config.blobUrl.split(':')[0]}: (supported: file:)`,
+  );
+}

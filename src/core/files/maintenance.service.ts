@@ -1,0 +1,79 @@
+import type { Store } from '../repos.ts';
+import type { Clock } from '../shared/clock.ts';
+import type { BlobStore } from './ports.ts';
+import { tenantBlobPrefix, type SealedContent } from './sealed-content.ts';
+
+/**
+ * Housekeeping that keeps storage honest after crashes: blobs that no version or unfinished upload
+ * refers to (a crash between "bytes durable" and "row committed") and resumable uploads left to expire.
+ */
+export class MaintenanceService {
+  readonly #store: Store;
+  readonly #blobs: BlobStore;
+  readonly #content: SealedContent;
+  readonly #clock: Clock;
+
+  constructor(deps: { store: Store; blobs: BlobStore; content: SealedContent; clock: Clock }) {
+    this.#store = deps.store;
+    this.#blobs = deps.blobs;
+    this.#content = deps.content;
+    this.#clock = deps.clock;
+  }
+
+  /**
+   * Deletes blobs older than `graceMs` that nothing refers to. The grace period protects uploads in
+   * flight on other nodes; a single-process installation passes 0 at start-up.
+   */
+  async sweepOrphanBlobs(graceMs: number): Promise<{ deleted: number }> {
+    const cutoff = this.#clock.now() - graceMs;
+    let deleted = 0;
+    for (const tenant of await this.#store.repos.tenants.listForAllTenants()) {
+      const candidates: string[] = [];
+      for await (const blob of this.#blobs.list(tenantBlobPrefix(tenant.id))) {
+        if (blob.modifiedAt <= cutoff) {
+          candidates.push(blob.key);
+        }
+      }
+      if (candidates.length === 0) {
+        continue;
+      }
+      // Read the references after listing, so a blob committed meanwhile is seen as referenced.
+      const [versions, uploads] = await Promise.all([
+        this.#store.repos.versions.listBlobKeys(tenant.id),
+        this.#store.repos.uploads.listBlobKeys(tenant.id),
+      ]);
+      for (const key of candidates) {
+        if (!versions.has(key) && ![...uploads].some((u) => key === u || key.startsWith(`${u}/`))) {
+          await this.#blobs.delete(key);
+          deleted++;
+        }
+      }
+    }
+    return { deleted };
+  }
+
+  /** Removes resumable uploads past their expiry, with their staged bytes and data keys. */
+  async sweepExpiredUploads(): Promise<{ deleted: number }> {
+    const expired = await this.#store.repos.uploads.listExpiredForAllTenants(this.#clock.now());
+    for (const upload of expired) {
+      await this.#store.withTransaction(async (tx) => {
+        await tx.uploads.delete(upload.tenantId, upload.id);
+        await tx.audit.append({
+          tenantId: upload.tenantId,
+          action: 'upload.expire',
+          actorType: 'system',
+          channel: 'system',
+          targetType: 'upload',
+          targetId: upload.id,
+        });
+      });
+      for await (const blob of this.#blobs.list(`${upload.blobKey}/`)) {
+        await this.#blobs.delete(blob.key);
+      }
+      await this.#content.destroy(upload.tenantId, [
+        { blobKey: upload.blobKey, dataKeyId: upload.dataKeyId },
+      ]);
+    }
+    return { deleted: expired.length };
+  }
+}

@@ -1,0 +1,29 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * Where encrypted blob bytes live (local disk, S3-compatible). Keys are opaque paths made of
+ * [A-Za-z0-9._-] segments joined by '/'. Every adapter passes test/support/blob-store-contract.ts.
+ */
+export interface BlobStore {
+  /**
+   * Stores `data` under `key`. The object becomes visible only once every byte is durable; on any
+   * error (including the source stream failing) nothing is left under `key` or elsewhere.
+   */
+  put(key: string, data: Readable | AsyncIterable<Uint8Array>): Promise<{ size: number }>;
+  /** Streams bytes [start, end] (inclusive) or the whole object. Throws BlobNotFoundError. */
+  get(key: string, range?: { start: number; end: number }): Promise<Readable>;
+  /** Size of the object, or undefined when there is none. */
+  stat(key: string): Promise<{ size: number } | undefined>;
+  /** Removes the object; removing a missing key is not an error. */
+  delete(key: string): Promise<void>;
+  /** Every object whose key starts with `prefix`, in no particular order. */
+  list(prefix: string): AsyncIterable<{ key: string; size: number; modifiedAt: number }>;
+}
+
+/** Thrown by BlobStore.get for a key that holds nothing. */
+export class BlobNotFoundError extends Error {
+  constructor(key: string) {
+    super(`No blob stored under ${key}`);
+    this.name = 'BlobNotFoundError';
+  }
+}

@@ -1,0 +1,83 @@
+import type { ApiToken, Invitation, Membership, Session, User } from './identity.types.ts';
+import type { MemberRole } from '../shared/context.ts';
+
+export interface UserRepository {
+  insert(user: User): Promise<void>;
+  findById(id: string): Promise<User | undefined>;
+  findByEmail(email: string): Promise<User | undefined>;
+  update(id: string, patch: Partial<Omit<User, 'id' | 'createdAt'>>): Promise<void>;
+  countOperators(): Promise<number>;
+  listOperators(): Promise<User[]>;
+}
+
+export interface MembershipRepository {
+  insert(membership: Membership): Promise<void>;
+  find(tenantId: string, userId: string): Promise<Membership | undefined>;
+  listByTenant(
+    tenantId: string,
+  ): Promise<Array<Membership & { email: string; displayName: string; mfaEnabled: boolean }>>;
+  listByUser(userId: string): Promise<Membership[]>;
+  updateRole(tenantId: string, userId: string, role: MemberRole): Promise<void>;
+  delete(tenantId: string, userId: string): Promise<void>;
+  countByRole(tenantId: string, role: MemberRole): Promise<number>;
+}
+
+export interface SessionRepository {
+  insert(session: Session): Promise<void>;
+  findByTokenHash(tokenHash: string): Promise<Session | undefined>;
+  update(
+    id: string,
+    patch: Partial<Pick<Session, 'lastSeenAt' | 'expiresAt' | 'isMfaComplete' | 'tenantId'>>,
+  ): Promise<void>;
+  delete(id: string): Promise<void>;
+  listByUser(userId: string): Promise<Session[]>;
+  /** Removes all of a user's sessions except `keepId`; returns how many went. */
+  deleteByUser(userId: string, keepId?: string): Promise<number>;
+}
+
+export interface ApiTokenRepository {
+  insert(token: ApiToken): Promise<void>;
+  findByHash(tokenHash: string): Promise<ApiToken | undefined>;
+  findById(tenantId: string, id: string): Promise<ApiToken | undefined>;
+  listByTenant(tenantId: string): Promise<ApiToken[]>;
+  update(
+    tenantId: string,
+    id: string,
+    patch: Partial<Pick<ApiToken, 'revokedAt' | 'lastUsedAt'>>,
+  ): Promise<void>;
+  revokeByUser(tenantId: string, userId: string, at: number): Promise<void>;
+}
+
+export interface InvitationRepository {
+  insert(invitation: Invitation): Promise<void>;
+  findByTokenHash(tokenHash: string): Promise<Invitation | undefined>;
+  listPending(tenantId: string | null, now: number): Promise<Invitation[]>;
+  markAccepted(id: string, at: number): Promise<void>;
+}
+
+export interface RecoveryCodeRepository {
+  replaceAll(userId: string, codeHashes: string[]): Promise<void>;
+  /** Marks one unused code used; false if there was no such unused code. */
+  consume(userId: string, codeHash: string, at: number): Promise<boolean>;
+  countUnused(userId: string): Promise<number>;
+}
+
+/** Counters for throttling (sign-in attempts per address, etc.), shared by every app node. */
+export interface ThrottleRepository {
+  /** Adds one hit to `key` in a window of `windowMs`; returns the count in the current window. */
+  hit(key: string, now: number, windowMs: number): Promise<number>;
+  count(key: string, now: number, windowMs: number): Promise<number>;
+  reset(key: string): Promise<void>;
+}
+
+/** Password hashing (argon2id) behind a port so core stays free of native modules. */
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<boolean>;
+}
+
+/** Encrypts small secrets (TOTP seeds) under the installation's secrets key. */
+export interface SecretBox {
+  seal(plaintext: string, context: string): Promise<string>;
+  open(sealed: string, context: string): Promise<string>;
+}
