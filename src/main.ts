@@ -2,6 +2,8 @@ import { buildApp } from './http/app.ts';
 import { compose } from './compose.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { loggerOptions } from './http/logging.ts';
+import { registerHousekeeping } from './jobs/handlers/housekeeping.job.ts';
+import { JobRunner } from './jobs/runner.ts';
 
 /** `node src/main.ts serve`: load config, build everything, listen, print the setup link on first start. */
 async function main(): Promise<void> {
@@ -25,8 +27,18 @@ async function main(): Promise<void> {
       app.log.info({ deleted: swept.deleted }, 'removed blobs left by an interrupted upload');
     }
   }
+  const runner = new JobRunner({
+    db: services.database.db,
+    dialect: services.database.dialect,
+    clock: services.clock,
+    log: (entry, message) => app.log.info(entry, message),
+  });
+  if (config.runJobs) {
+    runner.start(registerHousekeeping(runner, services));
+  }
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');
+    await runner.stop();
     await app.close();
     await services.close();
     process.exit(0);

@@ -31,6 +31,8 @@ export interface SessionRepository {
   ): Promise<void>;
   delete(id: string): Promise<void>;
   listByUser(userId: string): Promise<Session[]>;
+  /** Removes sessions past their expiry, of every user (housekeeping job). */
+  deleteExpiredForAllUsers(now: number): Promise<number>;
   /** Removes all of a user's sessions except `keepId`; returns how many went. */
   deleteByUser(userId: string, keepId?: string): Promise<number>;
 }

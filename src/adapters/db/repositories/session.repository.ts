@@ -75,6 +75,11 @@ export class KyselySessionRepository implements SessionRepository {
     return rows.map(toSession);
   }
 
+  async deleteExpiredForAllUsers(now: number): Promise<number> {
+    const result = await this.#db.deleteFrom('sessions').where('expires_at', '<=', now).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async deleteByUser(userId: string, keepId?: string): Promise<number> {
     let query = this.#db.deleteFrom('sessions').where('user_id', '=', userId);
     if (keepId) {
