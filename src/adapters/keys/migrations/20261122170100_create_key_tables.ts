@@ -16,7 +16,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .execute();
   await db.schema
     .createTable('data_keys')
-    .addColumn('id', 'text', (c) => c.primaryKey())
+    .addColumn('id', 'text', (c) => c.primaryKey().notNull())
     .addColumn('tenant_id', 'text', (c) => c.notNull())
     .addColumn('kek_version', 'integer', (c) => c.notNull())
     .addColumn('wrapped', 'text', (c) => c.notNull())
