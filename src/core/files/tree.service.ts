@@ -323,10 +323,11 @@ export class TreeService {
       for (let n = 2; await tx.nodes.findLiveChild(actor.tenantId, parent.id, nameKey(name)); n++) {
         name = withSuffix(node.name, ` (restored ${n - 1})`);
       }
-      await tx.nodes.clearTrash(actor.tenantId, node.id);
+      // Rename first: the node must not become live under a name that is taken (unique index).
       if (name !== node.name) {
         await tx.nodes.update(actor.tenantId, node.id, { name, nameKey: nameKey(name) });
       }
+      await tx.nodes.clearTrash(actor.tenantId, node.id);
       await tx.audit.append({
         tenantId: actor.tenantId,
         action: 'node.restore',

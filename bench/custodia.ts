@@ -1,0 +1,184 @@
+// Custodia as the benchmark runs it: a fresh data dir, a bootstrapped tenant, the real server.
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createEndpoint, findFreePort, waitForHttp, type Outcome } from './http-client.ts';
+import { logTail, run, startChild, stopChild } from './proc.ts';
+import type { StorageTarget } from './transfers.ts';
+
+export { startCustodia, MemorySampler, readMemoryKiB, type RunningCustodia };
+
+interface RunningCustodia {
+  target: StorageTarget;
+  pid: number;
+  stop: () => Promise<void>;
+}
+
+interface Bootstrap {
+  tenantId: string;
+  rootFolderId: string;
+  token: string;
+}
+
+/** The server's first start runs migrations and creates keys; allow for a slow disk. */
+const READY_TIMEOUT_MS = 60_000;
+
+async function startCustodia(opts: { repoRoot: string; benchDir: string }): Promise<RunningCustodia> {
+  const dataDir = join(opts.benchDir, 'custodia-data');
+  mkdirSync(dataDir, { recursive: true });
+  const env = custodiaEnv(dataDir);
+  const boot = await bootstrap(opts.repoRoot, dataDir, env);
+  const port = await findFreePort();
+  const logPath = join(opts.benchDir, 'custodia.log');
+  // Node itself, not `npm start`: the pid must be the server's, for its memory figures.
+  const child = startChild({
+    cmd: process.execPath,
+    args: ['src/main.ts', 'serve'],
+    cwd: opts.repoRoot,
+    env: { ...env, CUSTODIA_PORT: String(port), CUSTODIA_HOST: '127.0.0.1' },
+    logPath,
+  });
+  await waitUntilReady(child, port, logPath);
+  const endpoint = createEndpoint(port, { Authorization: `Bearer ${boot.token}` });
+  return {
+    target: custodiaTarget(endpoint, boot.rootFolderId),
+    pid: child.pid ?? 0,
+    stop: async () => {
+      endpoint.agent.destroy();
+      await stopChild(child);
+    },
+  };
+}
+
+/**
+ * Inherited CUSTODIA_* settings (a developer's database URL, say) are dropped, so every run
+ * measures the default single-machine setup: SQLite and blobs on the disk under test.
+ */
+function custodiaEnv(dataDir: string): NodeJS.ProcessEnv {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('CUSTODIA_')));
+  return {
+    ...env,
+    CUSTODIA_DATA_DIR: dataDir,
+    CUSTODIA_LOG_LEVEL: 'warn',
+    // Background jobs (scanning, sweeps) would compete with the requests being measured.
+    CUSTODIA_RUN_JOBS: 'false',
+  };
+}
+
+/** A tenant, its root folder and a bearer token, without a browser. */
+async function bootstrap(repoRoot: string, dataDir: string, env: NodeJS.ProcessEnv): Promise<Bootstrap> {
+  const args = ['src/cli/main.ts', 'bootstrap', '--data-dir', dataDir, '--tenant', 'bench'];
+  args.push('--email', 'bench@example.com', '--password', 'bench-password-123', '--json');
+  const { stdout } = await run(process.execPath, args, { cwd: repoRoot, env });
+  const parsed = parseTrailingJson(stdout);
+  if (!isBootstrap(parsed)) {
+    throw new Error(`custodia bootstrap printed unexpected output: ${stdout.slice(0, 500)}`);
+  }
+  return parsed;
+}
+
+/** The JSON document that ends `output` (pretty-printed or not); anything before it is the CLI talking. */
+function parseTrailingJson(output: string): unknown {
+  const lines = output.trimEnd().split('\n');
+  for (let start = lines.length - 1; start >= 0; start--) {
+    if (lines[start]?.startsWith('{')) {
+      try {
+        return JSON.parse(lines.slice(start).join('\n'));
+      } catch {
+        // Not where the document starts; look further up.
+      }
+    }
+  }
+  return undefined;
+}
+
+function isBootstrap(value: unknown): value is Bootstrap {
+  if (typeof value !== 'object' || value === null) {
+    return false;
+  }
+  const { tenantId, rootFolderId, token } = value as Record<string, unknown>; // shape checked below
+  return typeof tenantId === 'string' && typeof rootFolderId === 'string' && typeof token === 'string';
+}
+
+async function waitUntilReady(child: ChildProcess, port: number, logPath: string): Promise<void> {
+  try {
+    await waitForHttp({
+      port,
+      path: '/readyz',
+      isReady: (status) => status === 200,
+      hasExited: () => child.exitCode !== null,
+      timeoutMs: READY_TIMEOUT_MS,
+    });
+  } catch (error) {
+    await stopChild(child);
+    throw new Error(`Custodia did not start (${String(error)}):\n${logTail(logPath)}`, { cause: error });
+  }
+}
+
+function custodiaTarget(endpoint: StorageTarget['endpoint'], folderId: string): StorageTarget {
+  return {
+    name: 'Custodia',
+    endpoint,
+    putPath: (name) => `/api/v1/nodes/${folderId}/files/${encodeURIComponent(name)}`,
+    putOk: [201],
+    getPath: (_name, reply) => `/api/v1/nodes/${parseUpload(reply).nodeId}/content`,
+    checkPutReply: (reply, expected) => {
+      const { size, sha256 } = parseUpload(reply);
+      if (size !== expected.size || sha256 !== expected.sha256) {
+        throw new Error(
+          `Custodia stored ${size} bytes with sha256 ${sha256}, ` +
+            `but ${expected.size} bytes with sha256 ${expected.sha256} were sent`,
+        );
+      }
+    },
+  };
+}
+
+/** `{ node: { id }, version: { id, size, sha256 } }` from a 201 upload reply. */
+function parseUpload(reply: Outcome): { nodeId: string; size: unknown; sha256: unknown } {
+  const body: unknown = JSON.parse(reply.text);
+  const { node, version } = (body ?? {}) as { node?: { id?: unknown }; version?: Record<string, unknown> }; // checked below
+  if (typeof node?.id !== 'string' || version === undefined) {
+    throw new Error(`unexpected upload reply: ${reply.text.slice(0, 500)}`);
+  }
+  return { nodeId: node.id, size: version.size, sha256: version.sha256 };
+}
+
+/** A field of /proc/<pid>/status in KiB (the kernel writes "kB" but means KiB). */
+function readMemoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (!match) {
+    throw new Error(`no ${field} in /proc/${pid}/status`);
+  }
+  return Number(match[1]);
+}
+
+/** Polls a process's resident memory every 50 ms and keeps the highest value seen. */
+class MemorySampler {
+  readonly #pid: number;
+  #timer: NodeJS.Timeout | undefined;
+  peakKiB = 0;
+
+  constructor(pid: number) {
+    this.#pid = pid;
+  }
+
+  start(): void {
+    this.#sample();
+    this.#timer = setInterval(() => this.#sample(), 50);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#sample();
+  }
+
+  #sample(): void {
+    try {
+      this.peakKiB = Math.max(this.peakKiB, readMemoryKiB(this.#pid, 'VmRSS'));
+    } catch {
+      // The server is gone; the transfer in progress fails and says so.
+    }
+  }
+}
