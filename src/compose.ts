@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { LocalDiskBlobStore } from './adapters/blobs/local-disk-blob-store.ts';
 import { openDatabase, type DatabaseHandle } from './adapters/db/database.ts';
 import { migrateToLatest } from './adapters/db/migrate.ts';
+import { KyselyProcessRegistry } from './adapters/db/process-registry.ts';
 import { MIGRATIONS } from './adapters/db/migrations/index.ts';
 import { createStore } from './adapters/db/store.ts';
 import type { Database } from './adapters/db/tables.ts';
@@ -45,6 +46,7 @@ export interface Services {
   files: ContentService;
   shares: ShareService;
   maintenance: MaintenanceService;
+  processes: KyselyProcessRegistry;
   close(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
   const keyDatabase = sharesDatabase
     ? undefined
     : openDatabase<KeyStoreTables>(config.keystoreUrl, { poolSize: 4 });
+  let processes: KyselyProcessRegistry | undefined;
   try {
     if (config.migrateOnStart) {
       await migrateToLatest(database.db, MIGRATIONS);
@@ -70,10 +73,20 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     await migrateToLatest(keyDb, KEY_STORE_MIGRATIONS, 'custodia_keystore_migration');
     const ring = masterKeyRing(config);
     const keys = new KeyService({ store: new KyselyKeyStore(keyDb), ring, clock });
-    const blobs = await blobStore(config, database.dialect === 'sqlite');
+    // Every process takes a lease first: what it half-writes is tagged with its id (see processes.ts).
+    processes = new KyselyProcessRegistry({ db: database.db, clock });
+    await processes.start();
+    const registry = processes;
+    const blobs = await blobStore(config, processes.selfId);
     const store = createStore(database.db, clock);
     const hasher = options.hasher ?? new Argon2PasswordHasher();
-    const content = new SealedContent({ blobs, keys });
+    const content = new SealedContent({
+      blobs,
+      keys,
+      intents: store.repos.blobIntents,
+      processId: processes.selfId,
+      clock,
+    });
     const auth = new AuthService({
       store,
       hasher,
@@ -110,13 +123,16 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         clock,
         ticketKey: () => keys.getTenantKey(SYSTEM_KEY_OWNER, 'secrets', { create: true }),
       }),
-      maintenance: new MaintenanceService({ store, blobs, content, clock }),
+      maintenance: new MaintenanceService({ store, blobs, content, clock, processes }),
+      processes,
       close: async () => {
+        await registry.stop().catch(() => undefined);
         await database.close();
         await keyDatabase?.close();
       },
     };
   } catch (error) {
+    await processes?.stop().catch(() => undefined);
     await database.close().catch(() => undefined);
     await keyDatabase?.close().catch(() => undefined);
     throw error;
@@ -129,14 +145,12 @@ function masterKeyRing(config: Config): MasterKeyRing {
     : loadOrCreateRingFile(resolve(config.masterKeyFile));
 }
 
-async function blobStore(config: Config, isSingleProcess: boolean): Promise<BlobStore> {
+async function blobStore(config: Config, writerId: string): Promise<BlobStore> {
   if (config.blobUrl.startsWith('file:')) {
-    const store = new LocalDiskBlobStore(resolve(config.blobUrl.slice('file:'.length)));
+    // Temp files are not swept here: a CLI command composing beside a running server would delete
+    // that server's uploads in flight. MaintenanceService.sweepAbandonedWrites removes only the dead's.
+    const store = new LocalDiskBlobStore(resolve(config.blobUrl.slice('file:'.length)), { writerId });
     await store.init();
-    if (isSingleProcess) {
-      // With the embedded database only one process writes here, so every temp file is a leftover.
-      await store.sweepIncoming();
-    }
     return store;
   }
   throw new Error(

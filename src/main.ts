@@ -20,6 +20,11 @@ async function main(): Promise<void> {
   const services = await compose(config);
   const app = await buildApp(services, { logger: loggerOptions(config.logLevel) });
   if (config.runJobs) {
+    // Whatever a process killed mid-upload left behind (its intents and temp files), on any dialect.
+    const abandoned = await services.maintenance.sweepAbandonedWrites();
+    if (abandoned.deleted + abandoned.partialWrites > 0) {
+      app.log.info(abandoned, 'removed what an interrupted process left half-written');
+    }
     const swept = await services.maintenance.sweepOrphanBlobs(
       services.database.dialect === 'sqlite' ? 0 : 3600_000,
     );

@@ -1,5 +1,6 @@
 import type { AuditLog } from './audit/ports.ts';
 import type {
+  BlobIntentRepository,
   NodeRepository,
   VersionRepository,
   FolderGrantRepository,
@@ -32,6 +33,7 @@ export interface Repos {
   versions: VersionRepository;
   grants: FolderGrantRepository;
   uploads: UploadRepository;
+  blobIntents: BlobIntentRepository;
   shares: ShareLinkRepository;
   audit: AuditLog;
   settings: SettingsRepository;

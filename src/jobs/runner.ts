@@ -8,6 +8,7 @@ import { newId } from '../core/shared/ids.ts';
 /** Every job the worker knows, with its payload type. */
 export interface JobPayloads {
   'sweep-orphan-blobs': { graceMs: number };
+  'sweep-abandoned-writes': Record<string, never>;
   'sweep-expired-uploads': Record<string, never>;
   'purge-expired-sessions': Record<string, never>;
 }

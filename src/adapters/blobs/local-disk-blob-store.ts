@@ -10,15 +10,22 @@ const KEY_PATTERN = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 const TEMP_DIR = '.incoming';
 
 /**
- * Blobs as files under one directory. A put writes to `.incoming/`, fsyncs, renames into place and
- * fsyncs the directory, so a crash leaves either no object or the whole object; leftovers in
- * `.incoming/` are removed by `sweepIncoming()` at start-up.
+ * Blobs as files under one directory. A put writes to `.incoming/<writer>.<random>.part`, fsyncs,
+ * renames into place and fsyncs the directory, so a crash leaves either no object or the whole
+ * object. A leftover temp file names the process that wrote it, so `sweepPartialWrites()` can remove
+ * it once that process is gone, even with several app nodes sharing the directory.
  */
 export class LocalDiskBlobStore implements BlobStore {
   readonly #root: string;
+  readonly #writerId: string;
 
-  constructor(root: string) {
+  /** `writerId`: this process's id in the ProcessRegistry ([A-Za-z0-9-], no dots). */
+  constructor(root: string, options: { writerId?: string } = {}) {
     this.#root = root;
+    this.#writerId = options.writerId ?? 'unregistered';
+    if (!/^[A-Za-z0-9-]+$/.test(this.#writerId)) {
+      throw new Error(`Invalid blob writer id: ${JSON.stringify(this.#writerId)}`);
+    }
   }
 
   async init(): Promise<void> {
@@ -33,9 +40,21 @@ export class LocalDiskBlobStore implements BlobStore {
     return names.length;
   }
 
+  async sweepPartialWrites(listLiveWriters: () => Promise<ReadonlySet<string>>): Promise<number> {
+    const dir = join(this.#root, TEMP_DIR);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    if (names.length === 0) {
+      return 0;
+    }
+    const live = await listLiveWriters();
+    const abandoned = names.filter((name) => !live.has(name.split('.')[0] ?? ''));
+    await Promise.all(abandoned.map((name) => rm(join(dir, name), { force: true })));
+    return abandoned.length;
+  }
+
   async put(key: string, data: Readable | AsyncIterable<Uint8Array>): Promise<{ size: number }> {
     const target = this.#path(key);
-    const temp = join(this.#root, TEMP_DIR, `${randomBytes(12).toString('hex')}.part`);
+    const temp = join(this.#root, TEMP_DIR, `${this.#writerId}.${randomBytes(12).toString('hex')}.part`);
     let size = 0;
     try {
       const out = createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 });

@@ -2,6 +2,7 @@ import type { Kysely } from 'kysely';
 import type { Repos, SettingsRepository, Store } from '../../core/repos.ts';
 import type { Clock } from '../../core/shared/clock.ts';
 import { KyselyAuditLog } from './repositories/audit.repository.ts';
+import { KyselyBlobIntentRepository } from './repositories/blob-intent.repository.ts';
 import {
   KyselyFolderGrantRepository,
   KyselyNodeRepository,
@@ -35,6 +36,7 @@ export function createRepos(db: Kysely<Database>, clock: Clock): Repos {
     versions: new KyselyVersionRepository(db),
     grants: new KyselyFolderGrantRepository(db),
     uploads: new KyselyUploadRepository(db),
+    blobIntents: new KyselyBlobIntentRepository(db),
     shares: new KyselyShareLinkRepository(db),
     audit: new KyselyAuditLog(db, clock),
     settings: new KyselySettingsRepository(db),

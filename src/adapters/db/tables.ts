@@ -19,6 +19,8 @@ export interface Database {
   audit_events: AuditEventTable;
   audit_heads: { log_id: string; seq: number; last_hash: string | null };
   jobs: JobTable;
+  process_leases: ProcessLeaseTable;
+  blob_intents: BlobIntentTable;
 }
 
 export interface TenantTable {
@@ -194,6 +196,25 @@ export interface JobTable {
   claimed_until: number | null;
   done_at: number | null;
   last_error: string | null;
+  created_at: number;
+}
+
+/** One running app or CLI process; its lease is renewed while it runs (see process-registry.ts). */
+export interface ProcessLeaseTable {
+  id: string;
+  /** Machine boot id + pid namespace: rows with ours can be checked with kill(pid, 0). */
+  host_scope: string | null;
+  pid: number;
+  started_at: number;
+  expires_at: number;
+}
+
+/** A blob being written and not yet committed as a version, with the process writing it. */
+export interface BlobIntentTable {
+  tenant_id: string;
+  blob_key: string;
+  data_key_id: string;
+  process_id: string;
   created_at: number;
 }
 

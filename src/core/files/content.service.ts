@@ -12,7 +12,12 @@ import {
 } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import { FileAccess } from './files.access.ts';
-import { NameTakenError, VersionNotFoundError, WrongNodeKindError } from './files.errors.ts';
+import {
+  NameTakenError,
+  UploadAbandonedError,
+  VersionNotFoundError,
+  WrongNodeKindError,
+} from './files.errors.ts';
 import type { FileVersion, StoredNode } from './file.types.ts';
 import { guessMimeType, nameKey, validateName } from './names.ts';
 import type { SealedBlob, SealedContent } from './sealed-content.ts';
@@ -103,6 +108,10 @@ export class ContentService {
     let pruned: FileVersion[] = [];
     try {
       const result = await this.#store.withTransaction(async (tx) => {
+        // Exactly one of this commit and the crash sweep wins the intent; if the sweep won, the bytes are gone.
+        if (sealed.isIntentRecorded && !(await tx.blobIntents.release(actor.tenantId, sealed.blobKey))) {
+          throw new UploadAbandonedError();
+        }
         const existing = await tx.nodes.findLiveChild(
           actor.tenantId,
           options.parentId,

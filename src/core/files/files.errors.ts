@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, ValidationError } from '../shared/errors.ts';
+import { ConflictError, DomainError, NotFoundError, ValidationError } from '../shared/errors.ts';
 
 /** The node does not exist, is in the trash, or belongs to another tenant. */
 export class NodeNotFoundError extends NotFoundError {
@@ -41,6 +41,20 @@ export class LengthMismatchError extends ValidationError {
     super('length_mismatch', `The upload declared ${declared} bytes but sent ${received}.`, {
       declared,
       received,
+    });
+  }
+}
+
+/**
+ * The upload's bytes were swept before its version could commit: its process was presumed gone (its
+ * lease ran out, e.g. a very long pause). Nothing was stored; sending the upload again succeeds.
+ */
+export class UploadAbandonedError extends DomainError {
+  constructor() {
+    super({
+      code: 'upload_abandoned',
+      category: 'unavailable',
+      message: 'The upload was interrupted on the server and was discarded. Send it again.',
     });
   }
 }

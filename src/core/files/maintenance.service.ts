@@ -1,5 +1,6 @@
 import type { Store } from '../repos.ts';
 import type { Clock } from '../shared/clock.ts';
+import type { ProcessRegistry } from '../shared/processes.ts';
 import type { BlobStore } from './ports.ts';
 import { tenantBlobPrefix, type SealedContent } from './sealed-content.ts';
 
@@ -12,12 +13,43 @@ export class MaintenanceService {
   readonly #blobs: BlobStore;
   readonly #content: SealedContent;
   readonly #clock: Clock;
+  readonly #processes: ProcessRegistry;
 
-  constructor(deps: { store: Store; blobs: BlobStore; content: SealedContent; clock: Clock }) {
+  constructor(deps: {
+    store: Store;
+    blobs: BlobStore;
+    content: SealedContent;
+    clock: Clock;
+    processes: ProcessRegistry;
+  }) {
     this.#store = deps.store;
     this.#blobs = deps.blobs;
     this.#content = deps.content;
     this.#clock = deps.clock;
+    this.#processes = deps.processes;
+  }
+
+  /**
+   * Cleans up after processes that died mid-write (kill -9, power loss, out of memory) on any node:
+   * a blob whose intent belongs to a gone process is destroyed with its data key, and temp files of
+   * gone writers are removed. Safe at any time on any node: a live writer's intents and files are
+   * never touched, and a writer wrongly presumed gone loses the race for its intent and fails its
+   * commit instead of committing a swept blob. Listing comes before the liveness read, so a process
+   * that started meanwhile is seen as live.
+   */
+  async sweepAbandonedWrites(): Promise<{ deleted: number; partialWrites: number }> {
+    const intents = await this.#store.repos.blobIntents.listForAllTenants();
+    const live = await this.#processes.listLive();
+    let deleted = 0;
+    for (const intent of intents.filter((i) => !live.has(i.processId))) {
+      if (await this.#store.repos.blobIntents.release(intent.tenantId, intent.blobKey)) {
+        await this.#content.destroy(intent.tenantId, [intent]);
+        deleted++;
+      }
+    }
+    const partialWrites = (await this.#blobs.sweepPartialWrites?.(() => this.#processes.listLive())) ?? 0;
+    await this.#processes.forgetGone();
+    return { deleted, partialWrites };
   }
 
   /**
@@ -37,13 +69,14 @@ export class MaintenanceService {
       if (candidates.length === 0) {
         continue;
       }
-      // Read the references after listing, so a blob committed meanwhile is seen as referenced.
-      const [versions, uploads] = await Promise.all([
-        this.#store.repos.versions.listBlobKeys(tenant.id),
-        this.#store.repos.uploads.listBlobKeys(tenant.id),
-      ]);
+      // Read the references after listing, so a blob committed meanwhile is seen as referenced; and
+      // intents and uploads before versions: a commit turns one into the other in one transaction.
+      const intents = await this.#store.repos.blobIntents.listBlobKeys(tenant.id);
+      const uploads = await this.#store.repos.uploads.listBlobKeys(tenant.id);
+      const versions = await this.#store.repos.versions.listBlobKeys(tenant.id);
       for (const key of candidates) {
-        if (!versions.has(key) && ![...uploads].some((u) => key === u || key.startsWith(`${u}/`))) {
+        const isUploadPart = [...uploads].some((u) => key === u || key.startsWith(`${u}/`));
+        if (!versions.has(key) && !intents.has(key) && !isUploadPart) {
           await this.#blobs.delete(key);
           deleted++;
         }

@@ -1,4 +1,4 @@
-import type { FileVersion, FolderGrant, StoredNode, Upload } from './file.types.ts';
+import type { FileVersion, FolderGrant, StoredNode, Upload, UploadPart } from './file.types.ts';
 
 export interface NodeRepository {
   insert(node: StoredNode): Promise<void>;
@@ -49,6 +49,30 @@ export interface FolderGrantRepository {
   listByNode(tenantId: string, nodeId: string): Promise<FolderGrant[]>;
 }
 
+/**
+ * A blob being written, recorded before its first byte and released in the transaction that commits
+ * its version. An intent whose process is gone marks a blob (or half a blob) nobody will commit.
+ */
+export interface BlobIntent {
+  tenantId: string;
+  blobKey: string;
+  dataKeyId: string;
+  processId: string;
+  createdAt: number;
+}
+
+export interface BlobIntentRepository {
+  insert(intent: BlobIntent): Promise<void>;
+  /** Deletes the intent; true when it was there, so exactly one of the writer and the sweep wins it. */
+  release(tenantId: string, blobKey: string): Promise<boolean>;
+  /** Deletes the intents of these blobs, if any (the writer gave up and destroyed them). */
+  deleteMany(tenantId: string, blobKeys: string[]): Promise<void>;
+  /** Blob keys with an intent, for the orphan sweep. */
+  listBlobKeys(tenantId: string): Promise<Set<string>>;
+  /** Every intent of every tenant (for the crash sweep only: there are as many as uploads in flight). */
+  listForAllTenants(): Promise<BlobIntent[]>;
+}
+
 export interface UploadRepository {
   insert(upload: Upload): Promise<void>;
   find(tenantId: string, id: string): Promise<Upload | undefined>;
@@ -62,4 +86,27 @@ export interface UploadRepository {
   listBlobKeys(tenantId: string): Promise<Set<string>>;
   /** Bytes promised to unfinished uploads, counted against the quota. */
   sumPendingBytes(tenantId: string): Promise<number>;
+  /**
+   * Moves an unfinished upload's durable offset from `from` to `to` (and its expiry on); false when the
+   * offset was no longer `from` or the upload is gone or finished, so two writers never both advance it.
+   */
+  advance(
+    tenantId: string,
+    id: string,
+    change: { from: number; to: number; updatedAt: number; expiresAt: number },
+  ): Promise<boolean>;
+  /** Marks an unfinished upload whose every byte is staged as finished; false when it was not that. */
+  markCompleted(tenantId: string, id: string, patch: { completedAt: number; nodeId: string }): Promise<boolean>;
+  /**
+   * Deletes an unfinished upload (only one that expired before `expiredBefore`, when given); true when
+   * this call deleted it, so exactly one of a terminate, a sweep and a completion wins.
+   */
+  deletePending(tenantId: string, id: string, options?: { expiredBefore?: number }): Promise<boolean>;
+  /** Forgets finished uploads whose expiry has passed (their files are ordinary files by then). */
+  deleteCompletedForAllTenants(expiredBefore: number): Promise<number>;
+  /** The recorded parts of an upload, in order. */
+  listParts(tenantId: string, uploadId: string): Promise<UploadPart[]>;
+  /** Records a part; a part recorded before at the same first segment (a partial one) is replaced. */
+  savePart(part: UploadPart): Promise<void>;
+  deleteParts(tenantId: string, uploadId: string): Promise<void>;
 }

@@ -18,6 +18,13 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   /** Every object whose key starts with `prefix`, in no particular order. */
   list(prefix: string): AsyncIterable<{ key: string; size: number; modifiedAt: number }>;
+  /**
+   * Removes partial writes (temp files, unfinished multipart uploads) whose writer is not among the
+   * live writers (ProcessRegistry ids). `listLiveWriters` is called after the partial writes are
+   * listed, so a writer that started meanwhile counts as live. Optional: a store that keeps no
+   * partial state of its own needs none.
+   */
+  sweepPartialWrites?(listLiveWriters: () => Promise<ReadonlySet<string>>): Promise<number>;
 }
 
 /** Thrown by BlobStore.get for a key that holds nothing. */

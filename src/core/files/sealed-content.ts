@@ -2,16 +2,20 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
 import { DecryptingStream, EncryptingStream, cipherRangeFor } from '../crypto/segmented-format.ts';
 import type { KeyService } from '../crypto/key.service.ts';
+import type { Clock } from '../shared/clock.ts';
 import { IntegrityError, QuotaExceededError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import { LengthMismatchError } from './files.errors.ts';
 import { BlobNotFoundError, type BlobStore } from './ports.ts';
+import type { BlobIntentRepository } from './ports.repos.ts';
 
 export interface SealedBlob {
   blobKey: string;
   dataKeyId: string;
   size: number;
   sha256: string;
+  /** True when write() recorded a blob intent, which the commit of its version must release. */
+  isIntentRecorded?: boolean;
 }
 
 /** Where a tenant's blobs live in the store; the sweep lists by this prefix. */
@@ -26,16 +30,31 @@ export function tenantBlobPrefix(tenantId: string): string {
 export class SealedContent {
   readonly #blobs: BlobStore;
   readonly #keys: KeyService;
+  readonly #intents: BlobIntentRepository;
+  readonly #processId: string;
+  readonly #clock: Clock;
 
-  constructor(deps: { blobs: BlobStore; keys: KeyService }) {
+  constructor(deps: {
+    blobs: BlobStore;
+    keys: KeyService;
+    /** Where write() records each blob before its first byte, so a crash mid-write can be swept. */
+    intents: BlobIntentRepository;
+    /** This process (ProcessRegistry.selfId): the owner recorded on its intents. */
+    processId: string;
+    clock: Clock;
+  }) {
     this.#blobs = deps.blobs;
     this.#keys = deps.keys;
+    this.#intents = deps.intents;
+    this.#processId = deps.processId;
+    this.#clock = deps.clock;
   }
 
   /**
    * Streams `source` into a new sealed blob. Stops with QuotaExceededError as soon as more than
    * `maxBytes` arrive, and with LengthMismatchError when `declaredLength` is not met exactly; in
-   * every failure nothing is left in the store.
+   * every failure nothing is left in the store. A blob intent is recorded before the first byte, so if
+   * this process dies before the version commits, MaintenanceService.sweepAbandonedWrites removes it.
    */
   async write(
     tenantId: string,
@@ -44,6 +63,13 @@ export class SealedContent {
   ): Promise<SealedBlob> {
     const dataKey = await this.#keys.allocateDataKey(tenantId);
     const blobKey = `${tenantBlobPrefix(tenantId)}${newId()}`;
+    await this.#intents.insert({
+      tenantId,
+      blobKey,
+      dataKeyId: dataKey.id,
+      processId: this.#processId,
+      createdAt: this.#clock.now(),
+    });
     const meter = new MeteringStream(limits.maxBytes, limits.declaredLength);
     const encrypt = new EncryptingStream({ key: dataKey.key, blobId: blobKey });
     const sealed = pipeline(
@@ -56,13 +82,20 @@ export class SealedContent {
       await this.#blobs.put(blobKey, sealed);
     } catch (error) {
       await this.#keys.destroyDataKeys(tenantId, [dataKey.id]).catch(() => undefined);
+      await this.#intents.deleteMany(tenantId, [blobKey]).catch(() => undefined);
       throw meter.failure ?? error;
     }
     if (limits.declaredLength !== undefined && meter.bytes !== limits.declaredLength) {
       await this.destroy(tenantId, [{ blobKey, dataKeyId: dataKey.id }]);
       throw new LengthMismatchError(limits.declaredLength, meter.bytes);
     }
-    return { blobKey, dataKeyId: dataKey.id, size: meter.bytes, sha256: meter.digest() };
+    return {
+      blobKey,
+      dataKeyId: dataKey.id,
+      size: meter.bytes,
+      sha256: meter.digest(),
+      isIntentRecorded: true,
+    };
   }
 
   /**
@@ -100,7 +133,10 @@ export class SealedContent {
     return primeStream(plain);
   }
 
-  /** Destroys data keys first (cryptographic erasure, covers backups), then the blobs. */
+  /**
+   * Destroys data keys first (cryptographic erasure, covers backups), then the blobs, then any
+   * intent still recorded for them.
+   */
   async destroy(tenantId: string, blobs: Array<{ blobKey: string; dataKeyId: string }>): Promise<void> {
     if (blobs.length === 0) {
       return;
@@ -110,6 +146,10 @@ export class SealedContent {
       blobs.map((b) => b.dataKeyId),
     );
     await Promise.all(blobs.map((b) => this.#blobs.delete(b.blobKey)));
+    await this.#intents.deleteMany(
+      tenantId,
+      blobs.map((b) => b.blobKey),
+    );
   }
 }
 
