@@ -8,6 +8,7 @@ import type { Services } from '../compose.ts';
 import { newId } from '../core/shared/ids.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { errorsPlugin } from './plugins/errors.ts';
+import { portalPlugin } from './plugins/portal.ts';
 import { securityHeadersPlugin } from './plugins/security-headers.ts';
 import { authRoutes } from './routes/auth/auth.routes.ts';
 import { contentRoutes } from './routes/files/content.routes.ts';
@@ -81,5 +82,6 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     },
     { prefix: '/api/v1' },
   );
+  await app.register(portalPlugin); // the web portal at `/` (web/dist), after the API
   return app;
 }

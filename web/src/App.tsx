@@ -1,0 +1,273 @@
+import {
+  AppShell,
+  Avatar,
+  Badge,
+  Burger,
+  Center,
+  Group,
+  Loader,
+  Menu,
+  NavLink,
+  ScrollArea,
+  Stack,
+  Text,
+  UnstyledButton,
+} from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import {
+  IconBuilding,
+  IconChevronDown,
+  IconFolder,
+  IconFolderShare,
+  IconLogout,
+  IconServer2,
+  IconShieldCheck,
+  IconTrash,
+  IconUserCircle,
+} from '@tabler/icons-react';
+import { useEffect, type ReactNode } from 'react';
+import { post, ROLE_LABEL, type Me } from './api.ts';
+import { attempt, Brand } from './components/common.tsx';
+import { AccountPage } from './pages/AccountPage.tsx';
+import { AdminPage } from './pages/AdminPage.tsx';
+import { CompliancePage } from './pages/CompliancePage.tsx';
+import { EnrolmentGate, SecondFactorPage, SignInPage } from './pages/SignInPage.tsx';
+import { FilesPage } from './pages/FilesPage.tsx';
+import { InvitePage } from './pages/InvitePage.tsx';
+import { NotFoundPage } from './pages/NotFoundPage.tsx';
+import { OperatorPage } from './pages/OperatorPage.tsx';
+import { PublicSharePage } from './pages/PublicSharePage.tsx';
+import { SetupPage } from './pages/SetupPage.tsx';
+import { SharedWithMePage } from './pages/SharedWithMePage.tsx';
+import { TrashPage } from './pages/TrashPage.tsx';
+import { navigate, useLocation } from './router.tsx';
+import { abilities, useSession } from './session.tsx';
+
+export function App() {
+  const { pathname } = useLocation();
+  const { me, loading } = useSession();
+
+  // Pages that work without signing in.
+  if (pathname === '/setup') {
+    return <SetupPage />;
+  }
+  if (pathname === '/invite') {
+    return <InvitePage />;
+  }
+  if (pathname.startsWith('/s/')) {
+    return <PublicSharePage token={pathname.slice(3)} />;
+  }
+  if (loading) {
+    return (
+      <Center h="100vh">
+        <Loader aria-label="Loading" />
+      </Center>
+    );
+  }
+  if (!me) {
+    return <SignInPage />;
+  }
+  if (me.secondFactorPending) {
+    return <SecondFactorPage />;
+  }
+  if (me.enrollmentRequired) {
+    return <EnrolmentGate />;
+  }
+  return <SignedIn me={me} pathname={pathname} />;
+}
+
+function homeFor(me: Me): string {
+  const can = abilities(me);
+  if (!can.hasTenant) {
+    return can.isOperator ? '/operator' : '/account';
+  }
+  return can.isGuest ? '/shared' : '/files';
+}
+
+function SignedIn({ me, pathname }: { me: Me; pathname: string }) {
+  const can = abilities(me);
+  const home = homeFor(me);
+  useEffect(() => {
+    if (pathname === '/' || pathname === '/sign-in') {
+      navigate(home, { replace: true });
+    }
+  }, [pathname, home]);
+
+  let page: ReactNode;
+  if (pathname === '/files' || pathname.startsWith('/files/')) {
+    page = can.hasTenant ? <FilesPage folderId={pathname.split('/')[2] || null} /> : <NotFoundPage />;
+  } else if (pathname === '/shared') {
+    page = <SharedWithMePage />;
+  } else if (pathname === '/trash') {
+    page = <TrashPage />;
+  } else if (pathname === '/account') {
+    page = <AccountPage />;
+  } else if (pathname === '/organisation') {
+    page = can.canAdmin ? <AdminPage /> : <NotFoundPage />;
+  } else if (pathname === '/compliance') {
+    page = can.canCompliance ? <CompliancePage /> : <NotFoundPage />;
+  } else if (pathname === '/operator') {
+    page = can.isOperator ? <OperatorPage /> : <NotFoundPage />;
+  } else if (pathname === '/' || pathname === '/sign-in') {
+    page = null;
+  } else {
+    page = <NotFoundPage />;
+  }
+  return (
+    <Shell me={me} pathname={pathname}>
+      {page}
+    </Shell>
+  );
+}
+
+function Shell({ me, pathname, children }: { me: Me; pathname: string; children: ReactNode }) {
+  const [opened, { toggle, close }] = useDisclosure(false);
+  const { refresh } = useSession();
+  const can = abilities(me);
+  const go = (to: string) => {
+    close();
+    navigate(to);
+  };
+  const item = (to: string, label: string, icon: ReactNode, match = (p: string) => p === to) => (
+    <NavLink
+      key={to}
+      href={to}
+      label={label}
+      leftSection={icon}
+      active={match(pathname)}
+      aria-current={match(pathname) ? 'page' : undefined}
+      onClick={(event) => {
+        event.preventDefault();
+        go(to);
+      }}
+      style={{ borderRadius: 8 }}
+    />
+  );
+
+  const signOut = async () => {
+    await attempt(() => post('/auth/sign-out'));
+    await refresh();
+    navigate('/', { replace: true });
+  };
+
+  const switchTenant = async (tenantId: string) => {
+    if (await attempt(() => post('/me/tenant', { tenantId }))) {
+      await refresh();
+      navigate('/', { replace: true });
+    }
+  };
+
+  return (
+    <AppShell
+      header={{ height: 60 }}
+      navbar={{ width: 248, breakpoint: 'sm', collapsed: { mobile: !opened } }}
+      padding={{ base: 'sm', sm: 'lg' }}
+    >
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+          <Group gap="sm" wrap="nowrap">
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label="Open navigation" />
+            <UnstyledButton onClick={() => go(homeFor(me))} aria-label="Custodia home">
+              <Brand />
+            </UnstyledButton>
+            {me.tenant ? (
+              <Text c="dimmed" size="sm" visibleFrom="xs" truncate maw={220}>
+                {me.tenant.name}
+              </Text>
+            ) : null}
+          </Group>
+          <Menu position="bottom-end" width={260} withinPortal>
+            <Menu.Target>
+              <UnstyledButton aria-label="Your account" data-testid="user-menu">
+                <Group gap={8} wrap="nowrap">
+                  <Avatar size={32} radius="xl" color="custodia">
+                    {initials(me.user.displayName)}
+                  </Avatar>
+                  <Text size="sm" fw={500} visibleFrom="sm" truncate maw={180}>
+                    {me.user.displayName}
+                  </Text>
+                  <IconChevronDown size={14} />
+                </Group>
+              </UnstyledButton>
+            </Menu.Target>
+            <Menu.Dropdown>
+              <Menu.Label>
+                {me.user.email}
+                {me.tenant ? ` · ${ROLE_LABEL[me.tenant.role]}` : ''}
+              </Menu.Label>
+              <Menu.Item leftSection={<IconUserCircle size={16} />} onClick={() => go('/account')}>
+                Account and security
+              </Menu.Item>
+              {me.memberships.length > 1 ? (
+                <>
+                  <Menu.Divider />
+                  <Menu.Label>Switch organisation</Menu.Label>
+                  {me.memberships.map((m) => (
+                    <Menu.Item
+                      key={m.tenantId}
+                      disabled={m.tenantId === me.tenant?.id}
+                      onClick={() => void switchTenant(m.tenantId)}
+                    >
+                      {m.tenantName}
+                    </Menu.Item>
+                  ))}
+                </>
+              ) : null}
+              <Menu.Divider />
+              <Menu.Item leftSection={<IconLogout size={16} />} onClick={() => void signOut()}>
+                Sign out
+              </Menu.Item>
+            </Menu.Dropdown>
+          </Menu>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="sm" aria-label="Main">
+        <AppShell.Section grow component={ScrollArea}>
+          <Stack gap={2}>
+            {can.hasTenant && !can.isGuest
+              ? item(
+                  '/files',
+                  'Files',
+                  <IconFolder size={18} />,
+                  (p) => p === '/files' || p.startsWith('/files/'),
+                )
+              : null}
+            {can.hasTenant ? item('/shared', 'Shared with me', <IconFolderShare size={18} />) : null}
+            {can.hasTenant && can.canWrite ? item('/trash', 'Trash', <IconTrash size={18} />) : null}
+            {can.canAdmin ? item('/organisation', 'Organisation', <IconBuilding size={18} />) : null}
+            {can.canCompliance
+              ? item('/compliance', 'Compliance centre', <IconShieldCheck size={18} />)
+              : null}
+            {can.isOperator ? item('/operator', 'Operator console', <IconServer2 size={18} />) : null}
+            {item('/account', 'Account and security', <IconUserCircle size={18} />)}
+          </Stack>
+        </AppShell.Section>
+        <AppShell.Section>
+          {!me.user.mfaEnabled ? (
+            <Badge
+              color="orange"
+              variant="light"
+              fullWidth
+              size="lg"
+              style={{ cursor: 'pointer', textTransform: 'none' }}
+              onClick={() => go('/account')}
+            >
+              Two-factor sign-in is off
+            </Badge>
+          ) : null}
+        </AppShell.Section>
+      </AppShell.Navbar>
+      <AppShell.Main>
+        <div style={{ maxWidth: 1200, margin: '0 auto' }}>{children}</div>
+      </AppShell.Main>
+    </AppShell>
+  );
+}
+
+function initials(name: string): string {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  return (
+    ((parts[0]?.[0] ?? '') + (parts.length > 1 ? (parts[parts.length - 1]?.[0] ?? '') : '')).toUpperCase() ||
+    '?'
+  );
+}

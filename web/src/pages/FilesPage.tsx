@@ -1,0 +1,621 @@
+import {
+  ActionIcon,
+  Breadcrumbs,
+  Button,
+  Card,
+  Center,
+  Group,
+  Loader,
+  Menu,
+  Table,
+  Text,
+  TextInput,
+  Tooltip,
+} from '@mantine/core';
+import { useDebouncedValue } from '@mantine/hooks';
+import {
+  IconArrowDown,
+  IconArrowUp,
+  IconChevronRight,
+  IconCopy,
+  IconDots,
+  IconDownload,
+  IconEye,
+  IconFile,
+  IconFileText,
+  IconFileTypePdf,
+  IconFolder,
+  IconFolderPlus,
+  IconHistory,
+  IconPencil,
+  IconPhoto,
+  IconSearch,
+  IconShare,
+  IconTrash,
+  IconTransfer,
+  IconUpload,
+} from '@tabler/icons-react';
+import { useCallback, useEffect, useRef, useState, type DragEvent, type ReactNode } from 'react';
+import { ApiError, del, get, patch, post, type NodeDetail, type NodeItem } from '../api.ts';
+import { attempt, EmptyState, ErrorNotice, PageHeader } from '../components/common.tsx';
+import {
+  NameDialog,
+  PreviewDialog,
+  previewKind,
+  ShareDialog,
+  VersionsDialog,
+} from '../components/FileDialogs.tsx';
+import { FolderPicker } from '../components/FolderPicker.tsx';
+import { UploadsPanel } from '../components/UploadsPanel.tsx';
+import { formatBytes, formatDateTime, formatRelative } from '../format.ts';
+import { useMemberNames } from '../members.ts';
+import { Link, navigate } from '../router.tsx';
+import { abilities, useSession } from '../session.tsx';
+import { uploads } from '../uploads.ts';
+
+type SortKey = 'name' | 'size' | 'updatedAt';
+
+export function FilesPage({ folderId }: { folderId: string | null }) {
+  const { me } = useSession();
+  const can = abilities(me);
+  const members = useMemberNames(can.canSeeMembers);
+  const [detail, setDetail] = useState<NodeDetail | null>(null);
+  const [items, setItems] = useState<NodeItem[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [sort, setSort] = useState<SortKey>('name');
+  const [order, setOrder] = useState<'asc' | 'desc'>('asc');
+  const [filter, setFilter] = useState('');
+  const [debouncedFilter] = useDebouncedValue(filter, 250);
+  const [dragging, setDragging] = useState(false);
+  const dragDepth = useRef(0);
+  const fileInput = useRef<HTMLInputElement>(null);
+
+  const [newFolder, setNewFolder] = useState(false);
+  const [renaming, setRenaming] = useState<NodeItem | null>(null);
+  const [moving, setMoving] = useState<NodeItem | null>(null);
+  const [copying, setCopying] = useState<NodeItem | null>(null);
+  const [versionsOf, setVersionsOf] = useState<NodeItem | null>(null);
+  const [sharing, setSharing] = useState<NodeItem | null>(null);
+  const [previewing, setPreviewing] = useState<NodeItem | null>(null);
+
+  const currentId = detail?.node.id;
+
+  const load = useCallback(async () => {
+    setError(null);
+    try {
+      const d = folderId ? await get<NodeDetail>(`/nodes/${folderId}`) : await get<NodeDetail>('/nodes/root');
+      if (d.node.kind !== 'folder') {
+        navigate(d.node.parentId ? `/files/${d.node.parentId}` : '/files', { replace: true });
+        return;
+      }
+      const params = new URLSearchParams({ sort, order });
+      if (debouncedFilter.trim()) {
+        params.set('q', debouncedFilter.trim());
+      }
+      const children = await get<{ items: NodeItem[] }>(`/nodes/${d.node.id}/children?${params.toString()}`);
+      setDetail(d);
+      setItems(children.items);
+    } catch (e) {
+      if (!folderId && e instanceof ApiError && (e.status === 403 || e.status === 404) && can.isGuest) {
+        navigate('/shared', { replace: true });
+        return;
+      }
+      setError(e);
+      setItems([]);
+    }
+  }, [folderId, sort, order, debouncedFilter, can.isGuest]);
+
+  useEffect(() => {
+    setItems(null);
+  }, [folderId]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  // Refresh the listing when an upload into this folder finishes.
+  useEffect(
+    () =>
+      uploads.onFinished((item) => {
+        if (item.parentId === currentId) {
+          void load();
+        }
+      }),
+    [currentId, load],
+  );
+
+  const canWrite = Boolean(detail?.canWrite);
+
+  const startUpload = (files: FileList | File[] | null) => {
+    if (!files || !currentId) {
+      return;
+    }
+    const list = [...files].filter((f) => f.size > 0 || f.type !== '');
+    if (list.length > 0) {
+      uploads.add(list, currentId);
+    }
+  };
+
+  const onDragEnter = (event: DragEvent) => {
+    if (!canWrite || !event.dataTransfer.types.includes('Files')) {
+      return;
+    }
+    event.preventDefault();
+    dragDepth.current += 1;
+    setDragging(true);
+  };
+  const onDragLeave = () => {
+    dragDepth.current = Math.max(0, dragDepth.current - 1);
+    if (dragDepth.current === 0) {
+      setDragging(false);
+    }
+  };
+  const onDrop = (event: DragEvent) => {
+    event.preventDefault();
+    dragDepth.current = 0;
+    setDragging(false);
+    if (canWrite) {
+      startUpload(event.dataTransfer.files);
+    }
+  };
+
+  const toggleSort = (key: SortKey) => {
+    if (sort === key) {
+      setOrder(order === 'asc' ? 'desc' : 'asc');
+    } else {
+      setSort(key);
+      setOrder(key === 'updatedAt' ? 'desc' : 'asc');
+    }
+  };
+
+  const open = (node: NodeItem) => {
+    if (node.kind === 'folder') {
+      navigate(`/files/${node.id}`);
+    } else {
+      setPreviewing(node);
+    }
+  };
+
+  const trash = async (node: NodeItem) => {
+    if (
+      await attempt(
+        () => del(`/nodes/${node.id}`),
+        `“${node.name}” moved to the trash. You can restore it from Trash.`,
+      )
+    ) {
+      await load();
+    }
+  };
+
+  const who = (id: string | null) => {
+    if (!id) {
+      return '—';
+    }
+    if (id === me?.user.id) {
+      return 'You';
+    }
+    return members.get(id)?.displayName ?? '—';
+  };
+
+  // Breadcrumbs: guests start at the folder they were given, not at the organisation's top.
+  const crumbs = detail ? [...detail.path, { id: detail.node.id, name: detail.node.name }] : [];
+  const rootLabel = can.isGuest ? 'Shared with me' : 'Files';
+
+  return (
+    <div
+      onDragEnter={onDragEnter}
+      onDragOver={(e) => canWrite && e.preventDefault()}
+      onDragLeave={onDragLeave}
+      onDrop={onDrop}
+    >
+      {dragging ? (
+        <div className="drop-overlay" aria-hidden>
+          <Card shadow="md" p="lg" radius="lg">
+            <Group>
+              <IconUpload size={22} />
+              <Text fw={600}>Drop to upload into “{detail?.node.parentId ? detail.node.name : 'Files'}”</Text>
+            </Group>
+          </Card>
+        </div>
+      ) : null}
+      <PageHeader
+        title={
+          <Breadcrumbs
+            separator={<IconChevronRight size={16} />}
+            separatorMargin={6}
+            style={{ flexWrap: 'wrap', rowGap: 4 }}
+            aria-label="Folder path"
+          >
+            {can.isGuest ? (
+              <Link to="/shared" fz="inherit" fw="inherit">
+                {rootLabel}
+              </Link>
+            ) : null}
+            {crumbs
+              .filter((_, i) => !can.isGuest || i > 0)
+              .map((c, i, all) =>
+                i === all.length - 1 ? (
+                  <span key={c.id} aria-current="page">
+                    {c.name && (i > 0 || can.isGuest) ? c.name : rootLabel}
+                  </span>
+                ) : (
+                  <Link
+                    key={c.id}
+                    to={i === 0 && !can.isGuest ? '/files' : `/files/${c.id}`}
+                    fz="inherit"
+                    fw="inherit"
+                    c="dimmed"
+                  >
+                    {i === 0 && !can.isGuest ? rootLabel : c.name}
+                  </Link>
+                ),
+              )}
+          </Breadcrumbs>
+        }
+        actions={
+          canWrite ? (
+            <>
+              <Button
+                variant="default"
+                leftSection={<IconFolderPlus size={18} />}
+                onClick={() => setNewFolder(true)}
+              >
+                New folder
+              </Button>
+              <Button leftSection={<IconUpload size={18} />} onClick={() => fileInput.current?.click()}>
+                Upload
+              </Button>
+              <input
+                ref={fileInput}
+                type="file"
+                multiple
+                hidden
+                data-testid="file-input"
+                onChange={(e) => {
+                  startUpload(e.currentTarget.files);
+                  e.currentTarget.value = '';
+                }}
+              />
+            </>
+          ) : undefined
+        }
+      />
+      <UploadsPanel />
+      <Card withBorder radius="md" p={0}>
+        <Group
+          p="sm"
+          justify="space-between"
+          wrap="wrap"
+          gap="sm"
+          style={{ borderBottom: '1px solid var(--mantine-color-gray-3)' }}
+        >
+          <TextInput
+            placeholder="Filter this folder by name"
+            aria-label="Filter this folder by name"
+            leftSection={<IconSearch size={16} />}
+            value={filter}
+            onChange={(e) => setFilter(e.currentTarget.value)}
+            style={{ flex: '1 1 240px', maxWidth: 380 }}
+          />
+          {canWrite ? (
+            <Text size="xs" c="dimmed" visibleFrom="sm">
+              Tip: drag files from your computer onto this page to upload them.
+            </Text>
+          ) : detail ? (
+            <Text size="xs" c="dimmed">
+              You can view and download here, but not change anything.
+            </Text>
+          ) : null}
+        </Group>
+        {error ? (
+          <div style={{ padding: 16 }}>
+            <ErrorNotice error={error} />
+          </div>
+        ) : null}
+        {items === null ? (
+          <Center py={48}>
+            <Loader aria-label="Loading folder" />
+          </Center>
+        ) : items.length === 0 && !error ? (
+          debouncedFilter ? (
+            <EmptyState icon={<IconSearch size={36} />} title="Nothing matches">
+              No file or folder here has “{debouncedFilter}” in its name.
+            </EmptyState>
+          ) : (
+            <EmptyState icon={<IconFolder size={40} />} title="This folder is empty">
+              {canWrite
+                ? 'Upload files with the Upload button or drag them here. Create folders to keep things tidy.'
+                : 'Nothing has been put here yet.'}
+            </EmptyState>
+          )
+        ) : items.length > 0 ? (
+          <Table.ScrollContainer minWidth={0}>
+            <Table
+              verticalSpacing="sm"
+              highlightOnHover
+              aria-label="Folder contents"
+              data-testid="file-table"
+            >
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>
+                    <SortButton
+                      label="Name"
+                      active={sort === 'name'}
+                      order={order}
+                      onClick={() => toggleSort('name')}
+                    />
+                  </Table.Th>
+                  <Table.Th className="hide-xs" w={110}>
+                    <SortButton
+                      label="Size"
+                      active={sort === 'size'}
+                      order={order}
+                      onClick={() => toggleSort('size')}
+                    />
+                  </Table.Th>
+                  <Table.Th className="hide-sm" w={190}>
+                    <SortButton
+                      label="Modified"
+                      active={sort === 'updatedAt'}
+                      order={order}
+                      onClick={() => toggleSort('updatedAt')}
+                    />
+                  </Table.Th>
+                  <Table.Th className="hide-sm" w={160}>
+                    By
+                  </Table.Th>
+                  <Table.Th w={52}>
+                    <span className="visually-hidden" style={{ position: 'absolute', left: -9999 }}>
+                      Actions
+                    </span>
+                  </Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {items.map((node) => (
+                  <Table.Tr key={node.id} data-testid="file-row" data-name={node.name}>
+                    <Table.Td style={{ maxWidth: 0, width: '100%' }}>
+                      <button
+                        type="button"
+                        className="file-name-button"
+                        onClick={() => open(node)}
+                        title={node.name}
+                      >
+                        {iconFor(node)}
+                        <span>{node.name}</span>
+                      </button>
+                      <Text size="xs" c="dimmed" hiddenFrom="sm">
+                        {node.kind === 'file' ? `${formatBytes(node.size)} · ` : ''}
+                        {formatRelative(node.updatedAt)}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td className="hide-xs">
+                      <Text size="sm" c="dimmed">
+                        {node.kind === 'file' ? formatBytes(node.size) : '—'}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td className="hide-sm">
+                      <Tooltip label={formatDateTime(node.updatedAt)} openDelay={400}>
+                        <Text size="sm" c="dimmed">
+                          {formatRelative(node.updatedAt)}
+                        </Text>
+                      </Tooltip>
+                    </Table.Td>
+                    <Table.Td className="hide-sm">
+                      <Text size="sm" c="dimmed" truncate>
+                        {who(node.updatedBy ?? node.createdBy)}
+                      </Text>
+                    </Table.Td>
+                    <Table.Td>
+                      <RowMenu
+                        node={node}
+                        canWrite={canWrite}
+                        canShare={can.canShare}
+                        onOpen={() => open(node)}
+                        onRename={() => setRenaming(node)}
+                        onMove={() => setMoving(node)}
+                        onCopy={() => setCopying(node)}
+                        onVersions={() => setVersionsOf(node)}
+                        onShare={() => setSharing(node)}
+                        onTrash={() => void trash(node)}
+                      />
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        ) : null}
+      </Card>
+
+      <NameDialog
+        opened={newFolder}
+        title="New folder"
+        label="Folder name"
+        initial=""
+        confirmLabel="Create folder"
+        onClose={() => setNewFolder(false)}
+        onSubmit={async (name) => {
+          await post(`/nodes/${currentId}/folders`, { name });
+          await load();
+        }}
+      />
+      <NameDialog
+        opened={renaming !== null}
+        title="Rename"
+        label="New name"
+        initial={renaming?.name ?? ''}
+        confirmLabel="Rename"
+        onClose={() => setRenaming(null)}
+        onSubmit={async (name) => {
+          await patch(`/nodes/${renaming?.id}`, { name });
+          await load();
+        }}
+      />
+      <FolderPicker
+        opened={moving !== null}
+        title={`Move “${moving?.name ?? ''}”`}
+        startId={currentId ?? null}
+        excludeId={moving?.id}
+        confirmLabel="Move"
+        onClose={() => setMoving(null)}
+        onPick={async (parentId) => {
+          await patch(`/nodes/${moving?.id}`, { parentId });
+          await load();
+        }}
+      />
+      <FolderPicker
+        opened={copying !== null}
+        title={`Copy “${copying?.name ?? ''}”`}
+        startId={currentId ?? null}
+        excludeId={copying?.kind === 'folder' ? copying.id : undefined}
+        confirmLabel="Copy"
+        withName
+        initialName={copying?.name}
+        onClose={() => setCopying(null)}
+        onPick={async (parentId, name) => {
+          await post(`/nodes/${copying?.id}/copy`, {
+            parentId,
+            ...(name && name !== copying?.name ? { name } : {}),
+          });
+          await load();
+        }}
+      />
+      <VersionsDialog
+        node={versionsOf}
+        canWrite={canWrite}
+        members={members}
+        onClose={() => setVersionsOf(null)}
+        onRestored={() => void load()}
+      />
+      <ShareDialog node={sharing} onClose={() => setSharing(null)} />
+      <PreviewDialog node={previewing} onClose={() => setPreviewing(null)} />
+    </div>
+  );
+}
+
+function SortButton({
+  label,
+  active,
+  order,
+  onClick,
+}: {
+  label: string;
+  active: boolean;
+  order: 'asc' | 'desc';
+  onClick: () => void;
+}) {
+  return (
+    <button
+      type="button"
+      className="sort-button"
+      onClick={onClick}
+      aria-label={`Sort by ${label.toLowerCase()}${active ? (order === 'asc' ? ', ascending' : ', descending') : ''}`}
+    >
+      {label}
+      {active ? order === 'asc' ? <IconArrowUp size={14} /> : <IconArrowDown size={14} /> : null}
+    </button>
+  );
+}
+
+function iconFor(node: NodeItem): ReactNode {
+  const props = { size: 20, stroke: 1.6, style: { flexShrink: 0 } } as const;
+  if (node.kind === 'folder') {
+    return (
+      <IconFolder {...props} color="var(--mantine-color-custodia-6)" fill="var(--mantine-color-custodia-1)" />
+    );
+  }
+  switch (previewKind(node)) {
+    case 'image':
+      return <IconPhoto {...props} color="var(--mantine-color-grape-6)" />;
+    case 'pdf':
+      return <IconFileTypePdf {...props} color="var(--mantine-color-red-7)" />;
+    case 'text':
+      return <IconFileText {...props} color="var(--mantine-color-gray-7)" />;
+    default:
+      return <IconFile {...props} color="var(--mantine-color-gray-6)" />;
+  }
+}
+
+function RowMenu({
+  node,
+  canWrite,
+  canShare,
+  onOpen,
+  onRename,
+  onMove,
+  onCopy,
+  onVersions,
+  onShare,
+  onTrash,
+}: {
+  node: NodeItem;
+  canWrite: boolean;
+  canShare: boolean;
+  onOpen: () => void;
+  onRename: () => void;
+  onMove: () => void;
+  onCopy: () => void;
+  onVersions: () => void;
+  onShare: () => void;
+  onTrash: () => void;
+}) {
+  const isFile = node.kind === 'file';
+  return (
+    <Menu position="bottom-end" withinPortal shadow="md" width={210}>
+      <Menu.Target>
+        <ActionIcon variant="subtle" color="gray" aria-label={`Actions for ${node.name}`}>
+          <IconDots size={18} />
+        </ActionIcon>
+      </Menu.Target>
+      <Menu.Dropdown>
+        {isFile ? (
+          <>
+            <Menu.Item leftSection={<IconEye size={16} />} onClick={onOpen}>
+              Preview
+            </Menu.Item>
+            <Menu.Item
+              leftSection={<IconDownload size={16} />}
+              component="a"
+              href={`/api/v1/nodes/${node.id}/content?download=true`}
+              download
+            >
+              Download
+            </Menu.Item>
+            <Menu.Item leftSection={<IconHistory size={16} />} onClick={onVersions}>
+              Version history
+            </Menu.Item>
+            {canShare ? (
+              <Menu.Item leftSection={<IconShare size={16} />} onClick={onShare}>
+                Share link…
+              </Menu.Item>
+            ) : null}
+          </>
+        ) : (
+          <Menu.Item leftSection={<IconFolder size={16} />} onClick={onOpen}>
+            Open
+          </Menu.Item>
+        )}
+        {canWrite ? (
+          <>
+            <Menu.Divider />
+            <Menu.Item leftSection={<IconPencil size={16} />} onClick={onRename}>
+              Rename…
+            </Menu.Item>
+            <Menu.Item leftSection={<IconTransfer size={16} />} onClick={onMove}>
+              Move to…
+            </Menu.Item>
+            <Menu.Item leftSection={<IconCopy size={16} />} onClick={onCopy}>
+              Copy to…
+            </Menu.Item>
+            <Menu.Divider />
+            <Menu.Item leftSection={<IconTrash size={16} />} color="red" onClick={onTrash}>
+              Move to trash
+            </Menu.Item>
+          </>
+        ) : null}
+      </Menu.Dropdown>
+    </Menu>
+  );
+}
