@@ -2,7 +2,7 @@ import type { FastifyServerOptions } from 'fastify';
 
 /**
  * Structured request logs that never carry secrets: no Authorization or Cookie headers, no query
- * strings (they can hold tickets), and share-link / invitation tokens cut out of paths.
+ * strings (they can hold tickets), share-link / invitation tokens and file names cut out of paths.
  */
 export function loggerOptions(level: string): FastifyServerOptions['logger'] {
   return {
@@ -30,5 +30,10 @@ export function loggerOptions(level: string): FastifyServerOptions['logger'] {
 
 export function redactUrl(url: string): string {
   const path = url.split('?')[0] ?? '';
-  return path.replace(/\/(s|shares)\/[A-Za-z0-9_-]{16,}/g, '/$1/[token]');
+  return (
+    path
+      .replace(/\/(s|shares)\/[A-Za-z0-9_-]{16,}/g, '/$1/[token]')
+      // File names are personal data as often as not ("Thandi Nkosi payslip.pdf"): log ids only.
+      .replace(/\/files\/[^/]+/g, '/files/[name]')
+  );
 }
