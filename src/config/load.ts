@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { SETTINGS, type Config, type SettingSpec } from './schema.ts';
 
 export { type Config } from './schema.ts';
@@ -35,7 +35,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     (partial as Record<string, unknown>)[spec.key] = value;
   }
   if (Boolean(partial.tlsCertFile) !== Boolean(partial.tlsKeyFile)) {
-    throw new ConfigError('CUSTODIA_TLS_CERT_FILE and CUSTODIA_TLS_KEY_FILE must be set together');
+    const [missing, given] = partial.tlsCertFile
+      ? ['CUSTODIA_TLS_KEY_FILE', 'CUSTODIA_TLS_CERT_FILE']
+      : ['CUSTODIA_TLS_CERT_FILE', 'CUSTODIA_TLS_KEY_FILE'];
+    throw new ConfigError(`${missing}: must be set together with ${given}`);
+  }
+  for (const [name, path] of [
+    ['CUSTODIA_TLS_CERT_FILE', partial.tlsCertFile],
+    ['CUSTODIA_TLS_KEY_FILE', partial.tlsKeyFile],
+  ] as const) {
+    if (path) {
+      assertReadable(name, path);
+    }
   }
   // Every key without a default is optional in the Config type, so the object is complete here.
   return partial as Config;
@@ -57,6 +68,14 @@ function readConfigFile(path: string | undefined): Record<string, string> {
   return Object.fromEntries(
     Object.entries(parsed).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : String(v)]),
   );
+}
+
+function assertReadable(name: string, path: string): void {
+  try {
+    accessSync(path, constants.R_OK);
+  } catch (error) {
+    throw new ConfigError(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code})`);
+  }
 }
 
 function parseSetting(spec: SettingSpec, raw: string): unknown {
@@ -104,6 +123,9 @@ function parseSetting(spec: SettingSpec, raw: string): unknown {
         return fail(
           'must be a URL such as sqlite:./data/custodia.db, postgres://…, file:./data/blobs or http://…',
         );
+      }
+      if (spec.schemes && !spec.schemes.includes(raw.slice(0, raw.indexOf(':')))) {
+        return fail(`must start with ${spec.schemes.map((s) => `${s}:`).join(' or ')}`);
       }
       return raw;
   }

@@ -36,6 +36,8 @@ export interface SettingSpec {
   /** A function of the settings read so far, so paths can follow the data directory. */
   default?: (partial: Partial<Config>) => unknown;
   values?: readonly string[];
+  /** For kind 'url': the schemes this setting accepts. */
+  schemes?: readonly string[];
   min?: number;
   max?: number;
 }
@@ -68,6 +70,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'publicUrl',
     env: 'CUSTODIA_PUBLIC_URL',
     kind: 'url',
+    schemes: ['http', 'https'],
     default: (c) => `http://localhost:${c.port ?? 8080}`,
     description: 'The address users reach this server at; used in setup, invitation and share links.',
   },
@@ -75,6 +78,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'databaseUrl',
     env: 'CUSTODIA_DATABASE_URL',
     kind: 'url',
+    schemes: ['sqlite', 'postgres', 'postgresql'],
     default: (c) => `sqlite:${c.dataDir}/custodia.db`,
     description: 'Metadata store: sqlite:<path> (embedded default) or postgres://user@host:port/db.',
   },
@@ -82,6 +86,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'blobUrl',
     env: 'CUSTODIA_BLOB_URL',
     kind: 'url',
+    schemes: ['file'],
     default: (c) => `file:${c.dataDir}/blobs`,
     description: 'Blob store for encrypted file contents: file:<directory>.',
   },
@@ -89,6 +94,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     key: 'keystoreUrl',
     env: 'CUSTODIA_KEYSTORE_URL',
     kind: 'url',
+    schemes: ['sqlite', 'postgres', 'postgresql'],
     default: (c) => `sqlite:${c.dataDir}/keys/keystore.db`,
     description:
       'Key store holding wrapped tenant and data keys, kept apart from data (sqlite:<path> or postgres://…).',

@@ -9,7 +9,7 @@ import { newId } from '../core/shared/ids.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { errorsPlugin } from './plugins/errors.ts';
 import { portalPlugin } from './plugins/portal.ts';
-import { securityHeadersPlugin } from './plugins/security-headers.ts';
+import { confinePolicy, securityHeadersPlugin } from './plugins/security-headers.ts';
 import { authRoutes } from './routes/auth/auth.routes.ts';
 import { contentRoutes } from './routes/files/content.routes.ts';
 import { filesRoutes } from './routes/files/files.routes.ts';
@@ -67,7 +67,12 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       security: [{ bearer: [] }],
     },
   });
-  await app.register(swaggerUi, { routePrefix: '/api/docs', staticCSP: true });
+  // The explorer's own CSP, without its third-party validator host and with framing refused.
+  await app.register(swaggerUi, {
+    routePrefix: '/api/docs',
+    staticCSP: true,
+    transformStaticCSP: confinePolicy,
+  });
   await app.register(authPlugin, { auth: services.auth });
 
   await app.register(healthRoutes, { services });

@@ -16,8 +16,10 @@ export const securityHeadersPlugin = fp(async (app: FastifyInstance, options: { 
     if (options.isTls) {
       reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
     }
-    // Routes that serve their own policy (the API explorer) keep it.
-    if (reply.hasHeader('content-security-policy')) {
+    // Routes that serve their own policy (file content, the API explorer) keep it, confined.
+    const own = reply.getHeader('content-security-policy');
+    if (typeof own === 'string') {
+      reply.header('content-security-policy', confinePolicy(own));
       return;
     }
     reply.header(
@@ -26,3 +28,26 @@ export const securityHeadersPlugin = fp(async (app: FastifyInstance, options: { 
     );
   });
 });
+
+const SOURCE_LIST =
+  /^(default|script|style|img|font|connect|media|object|frame|child|worker|manifest)-src(-elem|-attr)?$|^(base-uri|form-action)$/;
+
+/**
+ * A route's own policy may be stricter than ours but never wider: framing is always refused, sources
+ * are limited to keywords, hashes, data: and blob: (no third-party hosts, no bare https:), and
+ * upgrade-insecure-requests goes (it breaks an installation served over plain HTTP on a LAN).
+ */
+export function confinePolicy(policy: string): string {
+  const directives = policy
+    .split(';')
+    .map((d) => d.trim().split(/\s+/))
+    .filter(([name]) => name && name !== 'frame-ancestors' && name !== 'upgrade-insecure-requests')
+    .map(([name = '', ...values]) => {
+      if (!SOURCE_LIST.test(name)) {
+        return [name, ...values].join(' ');
+      }
+      const kept = values.filter((v) => v.startsWith("'") || v === 'data:' || v === 'blob:');
+      return [name, ...(kept.length > 0 ? kept : ["'none'"])].join(' ');
+    });
+  return [...directives, "frame-ancestors 'none'"].join('; ');
+}
