@@ -232,7 +232,7 @@ function Shell({ me, pathname, children }: { me: Me; pathname: string; children:
                   (p) => p === '/files' || p.startsWith('/files/'),
                 )
               : null}
-            {can.hasTenant ? item('/shared', 'Shared with me', <IconFolderShare size={18} />) : null}
+            {can.isGuest ? item('/shared', 'Shared with me', <IconFolderShare size={18} />) : null}
             {can.hasTenant && can.canWrite ? item('/trash', 'Trash', <IconTrash size={18} />) : null}
             {can.canAdmin ? item('/organisation', 'Organisation', <IconBuilding size={18} />) : null}
             {can.canCompliance

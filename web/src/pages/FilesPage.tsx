@@ -220,37 +220,38 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
       ) : null}
       <PageHeader
         title={
-          <Breadcrumbs
-            separator={<IconChevronRight size={16} />}
-            separatorMargin={6}
-            style={{ flexWrap: 'wrap', rowGap: 4 }}
-            aria-label="Folder path"
-          >
-            {can.isGuest ? (
-              <Link to="/shared" fz="inherit" fw="inherit">
-                {rootLabel}
-              </Link>
-            ) : null}
-            {crumbs
-              .filter((_, i) => !can.isGuest || i > 0)
-              .map((c, i, all) =>
-                i === all.length - 1 ? (
-                  <span key={c.id} aria-current="page">
-                    {c.name && (i > 0 || can.isGuest) ? c.name : rootLabel}
-                  </span>
-                ) : (
-                  <Link
-                    key={c.id}
-                    to={i === 0 && !can.isGuest ? '/files' : `/files/${c.id}`}
-                    fz="inherit"
-                    fw="inherit"
-                    c="dimmed"
-                  >
-                    {i === 0 && !can.isGuest ? rootLabel : c.name}
-                  </Link>
-                ),
-              )}
-          </Breadcrumbs>
+          <nav aria-label="Folder path">
+            <Breadcrumbs
+              separator={<IconChevronRight size={16} />}
+              separatorMargin={6}
+              style={{ flexWrap: 'wrap', rowGap: 4 }}
+            >
+              {can.isGuest ? (
+                <Link to="/shared" fz="inherit" fw="inherit">
+                  {rootLabel}
+                </Link>
+              ) : null}
+              {crumbs
+                .filter((_, i) => !can.isGuest || i > 0)
+                .map((c, i, all) =>
+                  i === all.length - 1 ? (
+                    <span key={c.id} aria-current="page">
+                      {c.name && (i > 0 || can.isGuest) ? c.name : rootLabel}
+                    </span>
+                  ) : (
+                    <Link
+                      key={c.id}
+                      to={i === 0 && !can.isGuest ? '/files' : `/files/${c.id}`}
+                      fz="inherit"
+                      fw="inherit"
+                      c="dimmed"
+                    >
+                      {i === 0 && !can.isGuest ? rootLabel : c.name}
+                    </Link>
+                  ),
+                )}
+            </Breadcrumbs>
+          </nav>
         }
         actions={
           canWrite ? (
@@ -391,13 +392,13 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
                       </Text>
                     </Table.Td>
                     <Table.Td className="hide-xs">
-                      <Text size="sm" c="dimmed">
+                      <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
                         {node.kind === 'file' ? formatBytes(node.size) : '—'}
                       </Text>
                     </Table.Td>
                     <Table.Td className="hide-sm">
                       <Tooltip label={formatDateTime(node.updatedAt)} openDelay={400}>
-                        <Text size="sm" c="dimmed">
+                        <Text size="sm" c="dimmed" style={{ whiteSpace: 'nowrap' }}>
                           {formatRelative(node.updatedAt)}
                         </Text>
                       </Tooltip>

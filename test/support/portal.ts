@@ -1,0 +1,134 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { Secret, TOTP } from 'otpauth';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ensurePortalBuilt } from '../../scripts/build-web.ts';
+import { compose, type Services } from '../../src/compose.ts';
+import { loadConfig } from '../../src/config/load.ts';
+import { buildApp } from '../../src/http/app.ts';
+import { testHasher } from './build-app.ts';
+import { createTestDatabase } from './dialects.ts';
+
+/** Debian's chromium; the tests never download a browser. */
+export const CHROMIUM = '/usr/bin/chromium';
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+export const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'test-artifacts', 'screenshots');
+
+/**
+ * Why the browser tests cannot run here, or undefined when they can. In CI a missing browser is a
+ * failure (.ci/run installs it), elsewhere a skip with the command that fixes it.
+ */
+export function browserSkipReason(): string | undefined {
+  if (existsSync(CHROMIUM)) {
+    return undefined;
+  }
+  if (process.env.CI) {
+    throw new Error(
+      `${CHROMIUM} is missing: CI must install Debian's chromium (apt-get install -y chromium).`,
+    );
+  }
+  return `browser tests skipped: ${CHROMIUM} not found (install it with: apt-get install -y chromium)`;
+}
+
+export interface PortalServer {
+  url: string;
+  services: Services;
+  close(): Promise<void>;
+}
+
+/**
+ * A real Custodia server on a free port (SQLite, temp data dir) serving the built portal. The
+ * public URL is set to the port it got, so share and invitation links point back at it.
+ */
+export async function startPortalServer(): Promise<PortalServer> {
+  ensurePortalBuilt({ quiet: true });
+  const database = await createTestDatabase('sqlite');
+  const config = loadConfig({
+    CUSTODIA_DATA_DIR: database.dataDir,
+    CUSTODIA_DATABASE_URL: database.url,
+    CUSTODIA_KEYSTORE_URL: `sqlite:${join(database.dataDir, 'keys', 'keystore.db')}`,
+    CUSTODIA_PUBLIC_URL: 'http://127.0.0.1:8080',
+    CUSTODIA_LOG_LEVEL: 'silent',
+  });
+  const services = await compose(config, { hasher: testHasher });
+  const app = await buildApp(services);
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const { port } = app.server.address() as AddressInfo;
+  const url = `http://127.0.0.1:${port}`;
+  (services.config as { publicUrl: string }).publicUrl = url;
+  return {
+    url,
+    services,
+    close: async () => {
+      await app.close();
+      await services.close();
+      await database.cleanup();
+    },
+  };
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+/** Everything a browser context did that the privacy promise covers: cookies set, hosts contacted. */
+export class TrafficRecorder {
+  readonly hosts = new Set<string>();
+  readonly setCookieNames = new Set<string>();
+  readonly urls: string[] = [];
+
+  watch(context: BrowserContext): void {
+    context.on('request', (request) => {
+      const url = new URL(request.url());
+      if (url.protocol === 'http:' || url.protocol === 'https:' || url.protocol === 'ws:') {
+        this.hosts.add(url.host);
+        this.urls.push(`${request.method()} ${url.pathname}`);
+      }
+    });
+    context.on('response', (response) => {
+      void response
+        .headersArray()
+        .then((headers) => {
+          for (const h of headers) {
+            if (h.name.toLowerCase() === 'set-cookie') {
+              for (const line of h.value.split('\n')) {
+                const name = line.split('=')[0]?.trim();
+                if (name) {
+                  this.setCookieNames.add(name);
+                }
+              }
+            }
+          }
+        })
+        .catch(() => undefined);
+    });
+  }
+
+  /** Also counts cookies written by page script (document.cookie), which no header shows. */
+  async collectJarCookies(context: BrowserContext): Promise<void> {
+    for (const cookie of await context.cookies()) {
+      this.setCookieNames.add(cookie.name);
+    }
+  }
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.waitForLoadState('networkidle', { timeout: 3000 }).catch(() => undefined);
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
+}
+
+/** The current TOTP code for a base32 secret; `stepOffset` 1 gives the next 30-second code. */
+export function totpCode(secret: string, stepOffset = 0): string {
+  const totp = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' });
+  return totp.generate({ timestamp: Date.now() + stepOffset * 30_000 });
+}
