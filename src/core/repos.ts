@@ -1,4 +1,4 @@
-import type { AuditLog } from './audit/ports.ts';
+import type { AuditLog, AuditReader } from './audit/ports.ts';
 import type {
   BlobIntentRepository,
   NodeRepository,
@@ -35,7 +35,7 @@ export interface Repos {
   uploads: UploadRepository;
   blobIntents: BlobIntentRepository;
   shares: ShareLinkRepository;
-  audit: AuditLog;
+  audit: AuditLog & AuditReader;
   settings: SettingsRepository;
 }
 

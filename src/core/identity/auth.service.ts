@@ -94,6 +94,26 @@ export class AuthService {
       });
       throw new ThrottledError(Math.ceil((user.lockedUntil - now) / 1000));
     }
+    // Count the attempt as failed before the (slow) password check; success resets the count. Guesses
+    // sent in parallel each get their own number (and see a lock set meanwhile), so a burst cannot
+    // try more passwords than the limit.
+    const attempt = user ? await repos.users.addFailedSignIn(user.id, now) : undefined;
+    if (user && attempt && (attempt.failures > this.#policy.maxFailures || attempt.lockedUntil !== null)) {
+      const lockedUntil = attempt.lockedUntil ?? now + this.#policy.lockoutMs;
+      await this.#store.withTransaction(async (tx) => {
+        await tx.users.update(user.id, { lockedUntil });
+        await tx.audit.append({
+          tenantId: await this.#homeTenant(user, tx),
+          action: 'auth.sign_in',
+          outcome: 'denied',
+          actorType: 'user',
+          actorId: user.id,
+          ...origin(input.origin),
+          details: { reason: 'locked' },
+        });
+      });
+      throw new ThrottledError(Math.ceil((lockedUntil - now) / 1000));
+    }
     // Verify against a dummy hash for unknown users so timing does not reveal which e-mails exist.
     const isValid =
       user?.passwordHash && !user.disabledAt
@@ -102,13 +122,13 @@ export class AuthService {
     if (!user || !isValid) {
       await repos.throttles.hit(ipKey, now, IP_WINDOW_MS);
       if (user) {
-        const failures = user.failedSignIns + 1;
-        const isLocking = failures >= this.#policy.maxFailures;
+        // The count is not reset here: attempts already in flight must still see it over the limit.
+        // It starts again with the first attempt after the lock has run out.
+        const isLocking = (attempt?.failures ?? 0) >= this.#policy.maxFailures;
         await this.#store.withTransaction(async (tx) => {
-          await tx.users.update(user.id, {
-            failedSignIns: isLocking ? 0 : failures,
-            lockedUntil: isLocking ? now + this.#policy.lockoutMs : null,
-          });
+          if (isLocking) {
+            await tx.users.update(user.id, { lockedUntil: now + this.#policy.lockoutMs });
+          }
           await tx.audit.append({
             tenantId: await this.#homeTenant(user, tx),
             action: isLocking ? 'auth.account_locked' : 'auth.sign_in',

@@ -185,10 +185,18 @@ export class MembersService {
     }
     const joined = user;
     await this.#store.withTransaction(async (tx) => {
+      // First, so that of two concurrent acceptances of one link the second finds it used.
+      if (!(await tx.invitations.markAccepted(invitation.id, now))) {
+        throw new InvitationNotFoundError();
+      }
       if (isNewUser) {
         await tx.users.insert(joined);
       }
       if (invitation.tenantId && invitation.role !== 'operator') {
+        // Two invitations to one address can both be pending; only the first one joins.
+        if (await tx.memberships.find(invitation.tenantId, joined.id)) {
+          throw new ConflictError('already_member', `${joined.email} is already a member.`);
+        }
         await tx.memberships.insert({
           tenantId: invitation.tenantId,
           userId: joined.id,
@@ -198,7 +206,6 @@ export class MembersService {
       } else if (!joined.isOperator) {
         await tx.users.update(joined.id, { isOperator: true });
       }
-      await tx.invitations.markAccepted(invitation.id, now);
       await tx.audit.append({
         tenantId: invitation.tenantId,
         action: 'member.join',
@@ -243,7 +250,7 @@ export class MembersService {
       if (
         member.role === 'owner' &&
         role !== 'owner' &&
-        (await tx.memberships.countByRole(actor.tenantId, 'owner')) <= 1
+        (await tx.memberships.countOwnersForUpdate(actor.tenantId)) <= 1
       ) {
         throw new ConflictError(
           'last_owner',
@@ -272,7 +279,7 @@ export class MembersService {
       throw new NotAllowedError('remove this member');
     }
     await this.#store.withTransaction(async (tx) => {
-      if (member.role === 'owner' && (await tx.memberships.countByRole(actor.tenantId, 'owner')) <= 1) {
+      if (member.role === 'owner' && (await tx.memberships.countOwnersForUpdate(actor.tenantId)) <= 1) {
         throw new ConflictError('last_owner', 'An organisation needs at least one owner.');
       }
       await tx.memberships.delete(actor.tenantId, userId);

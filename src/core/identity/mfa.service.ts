@@ -4,7 +4,7 @@ import { auditOrigin } from '../audit/audit.types.ts';
 import type { Store } from '../repos.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { RequestOrigin, TenantActor } from '../shared/context.ts';
-import { ConflictError, NotFoundError, ThrottledError } from '../shared/errors.ts';
+import { ConflictError, ForbiddenError, NotFoundError, ThrottledError } from '../shared/errors.ts';
 import type { Authenticated } from './auth.service.ts';
 import { InvalidSecondFactorError, NotAllowedError } from './identity.errors.ts';
 import type { SecretBox } from './ports.ts';
@@ -32,8 +32,12 @@ export class MfaService {
     this.#issuer = deps.issuer ?? 'Custodia';
   }
 
-  /** Starts enrolment: a new secret is kept pending until a code from the app confirms it. */
+  /**
+   * Starts enrolment: a new secret is kept pending until a code from the app confirms it. Only a
+   * browser session may do this: an API token must not change how its owner signs in.
+   */
   async beginEnrollment(auth: Authenticated): Promise<{ secret: string; otpauthUrl: string }> {
+    requireSession(auth);
     if (auth.user.mfaEnabledAt !== null) {
       throw new ConflictError(
         'mfa_already_enabled',
@@ -53,6 +57,7 @@ export class MfaService {
     code: string,
     from: RequestOrigin,
   ): Promise<{ recoveryCodes: string[] }> {
+    requireSession(auth);
     const user = await this.#store.repos.users.findById(auth.user.id);
     if (!user?.totpPendingEnc) {
       throw new ConflictError('mfa_enrollment_not_started', 'Start two-factor set-up first.');
@@ -147,8 +152,9 @@ export class MfaService {
     return { recoveryCodesLeft: await this.#store.repos.recoveryCodes.countUnused(auth.user.id) };
   }
 
-  /** Issues a fresh set of recovery codes, voiding the old ones. */
+  /** Issues a fresh set of recovery codes, voiding the old ones (browser sessions only, as above). */
   async regenerateRecoveryCodes(auth: Authenticated): Promise<{ recoveryCodes: string[] }> {
+    requireSession(auth);
     if (auth.user.mfaEnabledAt === null) {
       throw new ConflictError('mfa_not_enabled', 'Turn on two-factor sign-in first.');
     }
@@ -168,6 +174,15 @@ export class MfaService {
     }
     if (!canGrantRole(actor.role, member.role)) {
       throw new NotAllowedError("reset this member's two-factor sign-in");
+    }
+    // The reset is account-wide (and signs out every session): an organisation may not weaken an
+    // account that also reaches another organisation or the operator console.
+    const [user, memberships] = await Promise.all([
+      this.#store.repos.users.findById(userId),
+      this.#store.repos.memberships.listByUser(userId),
+    ]);
+    if (user?.isOperator || memberships.some((m) => m.tenantId !== actor.tenantId)) {
+      throw new NotAllowedError('reset two-factor sign-in for an account that is also used elsewhere');
     }
     await this.#reset(userId, actor.tenantId, auditOrigin(actor));
   }
@@ -210,6 +225,16 @@ export class MfaService {
         timestamp: this.#clock.now(),
         window: 1,
       }) !== null
+    );
+  }
+}
+
+/** Sign-in factors are changed from a browser session: an API token is not a way to sign in. */
+function requireSession(auth: Authenticated): void {
+  if (!auth.session) {
+    throw new ForbiddenError(
+      'session_required',
+      'Manage two-factor sign-in from a signed-in browser, not with an API token.',
     );
   }
 }

@@ -6,6 +6,12 @@ export interface UserRepository {
   findById(id: string): Promise<User | undefined>;
   findByEmail(email: string): Promise<User | undefined>;
   update(id: string, patch: Partial<Omit<User, 'id' | 'createdAt'>>): Promise<void>;
+  /**
+   * Adds one to the user's failed sign-in count in a single statement (starting again from one once
+   * an earlier lock has run out) and returns the count and any lock still in force, so sign-in
+   * attempts that arrive together are each counted.
+   */
+  addFailedSignIn(id: string, now: number): Promise<{ failures: number; lockedUntil: number | null }>;
   countOperators(): Promise<number>;
   listOperators(): Promise<User[]>;
 }
@@ -20,6 +26,11 @@ export interface MembershipRepository {
   updateRole(tenantId: string, userId: string, role: MemberRole): Promise<void>;
   delete(tenantId: string, userId: string): Promise<void>;
   countByRole(tenantId: string, role: MemberRole): Promise<number>;
+  /**
+   * Counts the tenant's owners and, inside a transaction, holds their rows until it ends: of two
+   * owners demoting each other at once, the second waits and then sees the first's change.
+   */
+  countOwnersForUpdate(tenantId: string): Promise<number>;
 }
 
 export interface SessionRepository {
@@ -54,7 +65,8 @@ export interface InvitationRepository {
   insert(invitation: Invitation): Promise<void>;
   findByTokenHash(tokenHash: string): Promise<Invitation | undefined>;
   listPending(tenantId: string | null, now: number): Promise<Invitation[]>;
-  markAccepted(id: string, at: number): Promise<void>;
+  /** Marks a pending invitation accepted; false if it already was (a concurrent acceptance won). */
+  markAccepted(id: string, at: number): Promise<boolean>;
 }
 
 export interface RecoveryCodeRepository {

@@ -154,6 +154,7 @@ export class ShareService {
   /** What the recipient sees before entering a password (name only once unlocked or if none is set). */
   async describe(token: string, origin: RequestOrigin): Promise<SharedFileInfo> {
     const { link, node, version } = await this.#usable(token, origin);
+    await this.#audit(link, 'share.view', 'success', origin, {});
     const info = this.#info(link, node, version);
     // Behind a password, not even the file name is disclosed.
     return link.passwordHash ? { ...info, name: null, size: null, mimeType: null } : info;
@@ -167,6 +168,7 @@ export class ShareService {
   ): Promise<{ ticket: string; info: SharedFileInfo }> {
     const { link, node, version } = await this.#usable(token, origin);
     await this.#checkPassword(link, password, origin);
+    await this.#audit(link, 'share.unlock', 'success', origin, {});
     const expires = this.#clock.now() + TICKET_TTL_MS;
     return {
       ticket: `${expires}.${await this.#sign(`${link.id}.${expires}`)}`,
@@ -174,12 +176,26 @@ export class ShareService {
     };
   }
 
-  /** Streams the shared file to a recipient, counting the download against the link's limit. */
+  /**
+   * Streams the shared file to a recipient, counting the download against the link's limit. `range`
+   * picks the bytes once the size is known, which is only after the password or ticket checks out.
+   */
   async download(
     token: string,
-    proof: { password?: string; ticket?: string; range?: { start: number; end?: number } },
+    proof: {
+      password?: string;
+      ticket?: string;
+      range?: (size: number) => { start: number; end?: number } | undefined;
+    },
     origin: RequestOrigin,
-  ): Promise<{ info: SharedFileInfo; version: FileVersion; start: number; end: number; stream: Readable }> {
+  ): Promise<{
+    info: SharedFileInfo;
+    version: FileVersion;
+    start: number;
+    end: number;
+    isPartial: boolean;
+    stream: Readable;
+  }> {
     const { link, node, version } = await this.#usable(token, origin);
     if (link.passwordHash) {
       if (proof.ticket) {
@@ -188,7 +204,8 @@ export class ShareService {
         await this.#checkPassword(link, proof.password ?? '', origin);
       }
     }
-    const { start, end } = resolveRange(version.size, proof.range);
+    const range = proof.range?.(version.size);
+    const { start, end } = resolveRange(version.size, range);
     // A ranged request that continues an earlier one (start > 0) is not a new download.
     if (start === 0 && !(await this.#store.repos.shares.countDownload(link.tenantId, link.id))) {
       await this.#audit(link, 'share.access', 'denied', origin, { reason: 'download_limit' });
@@ -197,9 +214,16 @@ export class ShareService {
     const stream = await this.#content.open(link.tenantId, version, { start, end });
     await this.#audit(link, 'share.download', 'success', origin, {
       versionId: version.id,
-      range: proof.range ? `${start}-${end}` : undefined,
+      range: range ? `${start}-${end}` : undefined,
     });
-    return { info: this.#info(link, node, version), version, start, end, stream };
+    return {
+      info: this.#info(link, node, version),
+      version,
+      start,
+      end,
+      isPartial: range !== undefined,
+      stream,
+    };
   }
 
   async #usable(

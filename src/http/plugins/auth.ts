@@ -2,7 +2,7 @@ import type {} from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { AuthService, Authenticated } from '../../core/identity/auth.service.ts';
-import { NotSignedInError } from '../../core/identity/identity.errors.ts';
+import { NotSignedInError, SecondFactorRequiredError } from '../../core/identity/identity.errors.ts';
 import { safeEqual } from '../../core/identity/secrets.ts';
 import type { Channel, OperatorActor, RequestOrigin, TenantActor } from '../../core/shared/context.ts';
 import { ForbiddenError } from '../../core/shared/errors.ts';
@@ -66,12 +66,24 @@ export function requestOrigin(request: FastifyRequest, channel?: Channel): Reque
   };
 }
 
-/** The signed-in user (second factor done), or 401. */
+/** The signed-in user, or 401. The second factor may still be pending: see requireSecondFactorDone. */
 export function requireSignedIn(request: FastifyRequest): Authenticated {
   if (!request.authn) {
     throw new NotSignedInError();
   }
   return request.authn;
+}
+
+/**
+ * The signed-in user with the second factor done, or 401. For account routes outside a tenant
+ * (sessions, organisation switch): a password alone must not reach them.
+ */
+export function requireSecondFactorDone(request: FastifyRequest): Authenticated {
+  const authn = requireSignedIn(request);
+  if (authn.isSecondFactorPending) {
+    throw new SecondFactorRequiredError();
+  }
+  return authn;
 }
 
 /** The tenant member acting, or 401/403. */

@@ -214,8 +214,14 @@ export class KyselyInvitationRepository implements InvitationRepository {
     return rows.map(toInvitation);
   }
 
-  async markAccepted(id: string, at: number): Promise<void> {
-    await this.#db.updateTable('invitations').set({ accepted_at: at }).where('id', '=', id).execute();
+  async markAccepted(id: string, at: number): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('invitations')
+      .set({ accepted_at: at })
+      .where('id', '=', id)
+      .where('accepted_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
   }
 }
 

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable, Updateable } from 'kysely';
+import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { Membership, User } from '../../../core/identity/identity.types.ts';
 import type { MembershipRepository, UserRepository } from '../../../core/identity/ports.ts';
 import type { MemberRole } from '../../../core/shared/context.ts';
@@ -34,6 +34,24 @@ export class KyselyUserRepository implements UserRepository {
       return;
     }
     await this.#db.updateTable('users').set(values).where('id', '=', id).execute();
+  }
+
+  async addFailedSignIn(id: string, now: number): Promise<{ failures: number; lockedUntil: number | null }> {
+    const hasLockRunOut = sql<boolean>`locked_until IS NOT NULL AND locked_until <= ${now}`;
+    const row = await this.#db
+      .updateTable('users')
+      .set({
+        failed_sign_ins: sql`CASE WHEN ${hasLockRunOut} THEN 1 ELSE failed_sign_ins + 1 END`,
+        locked_until: sql`CASE WHEN ${hasLockRunOut} THEN NULL ELSE locked_until END`,
+      })
+      .where('id', '=', id)
+      .returning(['failed_sign_ins', 'locked_until'])
+      .executeTakeFirst();
+    return {
+      failures: Number(row?.failed_sign_ins ?? 0),
+      lockedUntil:
+        row?.locked_until === null || row?.locked_until === undefined ? null : Number(row.locked_until),
+    };
   }
 
   async countOperators(): Promise<number> {
@@ -156,6 +174,19 @@ export class KyselyMembershipRepository implements MembershipRepository {
       .where('role', '=', role)
       .executeTakeFirstOrThrow();
     return Number(row.n);
+  }
+
+  async countOwnersForUpdate(tenantId: string): Promise<number> {
+    // A no-op UPDATE rather than SELECT … FOR UPDATE: it row-locks on PostgreSQL and is valid SQLite
+    // (where a write transaction already excludes every other writer).
+    const rows = await this.#db
+      .updateTable('memberships')
+      .set({ role: sql`role` })
+      .where('tenant_id', '=', tenantId)
+      .where('role', '=', 'owner')
+      .returning('user_id')
+      .execute();
+    return rows.length;
   }
 }
 

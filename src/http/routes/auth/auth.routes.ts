@@ -3,6 +3,7 @@ import type { Services } from '../../../compose.ts';
 import {
   clearSessionCookies,
   requestOrigin,
+  requireSecondFactorDone,
   requireSignedIn,
   setSessionCookies,
   SESSION_COOKIE,
@@ -161,7 +162,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; isSecur
       },
     },
     async (request) => {
-      await auth.switchTenant(requireSignedIn(request), request.body.tenantId);
+      await auth.switchTenant(requireSecondFactorDone(request), request.body.tenantId);
       return { ok: true as const };
     },
   );
@@ -170,7 +171,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; isSecur
     '/me/sessions',
     { schema: { tags, summary: 'My signed-in sessions', response: withErrors({ 200: SessionList }) } },
     async (request) => {
-      const sessions = await auth.listSessions(requireSignedIn(request));
+      const sessions = await auth.listSessions(requireSecondFactorDone(request));
       return {
         sessions: sessions.map((s) => ({
           id: s.id,
@@ -189,7 +190,9 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; isSecur
     '/me/sessions/sign-out-others',
     { schema: { tags, summary: 'Sign out every other session', response: withErrors({ 200: Count }) } },
     async (request) => {
-      return { count: await auth.signOutOtherSessions(requireSignedIn(request), requestOrigin(request)) };
+      return {
+        count: await auth.signOutOtherSessions(requireSecondFactorDone(request), requestOrigin(request)),
+      };
     },
   );
 

@@ -129,14 +129,12 @@ export const sharesRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
     },
     async (request, reply) => {
       const password = request.headers['x-share-password'];
-      const info = await shares.describe(request.params.token, requestOrigin(request, 'share_link'));
-      const range = info.size !== null ? parseRange(request.headers.range, info.size) : undefined;
       const result = await shares.download(
         request.params.token,
         {
           ticket: request.query.ticket,
           password: typeof password === 'string' ? password : undefined,
-          range,
+          range: (size) => parseRange(request.headers.range, size),
         },
         requestOrigin(request, 'share_link'),
       );
@@ -148,7 +146,7 @@ export const sharesRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
       reply.header('content-length', String(result.end - result.start + 1));
       reply.header('accept-ranges', 'bytes');
       reply.header('cache-control', 'private, no-store');
-      if (range) {
+      if (result.isPartial) {
         reply.code(206).header('content-range', `bytes ${result.start}-${result.end}/${result.version.size}`);
       }
       return reply.send(result.stream);
