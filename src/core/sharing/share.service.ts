@@ -206,8 +206,9 @@ export class ShareService {
     }
     const range = proof.range?.(version.size);
     const { start, end } = resolveRange(version.size, range);
-    // A ranged request that continues an earlier one (start > 0) is not a new download.
-    if (start === 0 && !(await this.#store.repos.shares.countDownload(link.tenantId, link.id))) {
+    // Every content request counts, ranged or not: exempting ranges would let `bytes=1-` fetch the
+    // whole file past the limit. A resumed download therefore uses up one more of the allowance.
+    if (!(await this.#store.repos.shares.countDownload(link.tenantId, link.id))) {
       await this.#audit(link, 'share.access', 'denied', origin, { reason: 'download_limit' });
       throw new ForbiddenError('share_download_limit', 'This link has reached its download limit.');
     }
