@@ -3,8 +3,8 @@ import { SETTINGS, type Config, type SettingSpec } from './schema.ts';
 
 export { type Config } from './schema.ts';
 
-/** Read by the `custodia files` client commands, not by the server. */
-const CLIENT_SETTINGS = [
+/** Read by the `custodia` command (client and set-up helpers), not by the server. */
+export const CLIENT_SETTINGS = [
   'CUSTODIA_CONFIG_FILE',
   'CUSTODIA_API_URL',
   'CUSTODIA_API_TOKEN',

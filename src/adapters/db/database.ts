@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
@@ -31,7 +31,10 @@ export function openDatabase<DB>(url: string, options: { poolSize?: number } = {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
     if (path !== ':memory:') {
-      mkdirSync(dirname(path), { recursive: true });
+      // Owner-only from the start (the -wal and -shm files inherit the database file's mode): the
+      // metadata holds personal data and the key store wrapped keys.
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(path, 'a', 0o600));
     }
     const sqlite = new DatabaseSync(path);
     // WAL lets readers run beside the writer; synchronous=FULL makes every commit durable before we
