@@ -284,6 +284,7 @@ export class MembersService {
       }
       await tx.memberships.delete(actor.tenantId, userId);
       await tx.apiTokens.revokeByUser(actor.tenantId, userId, this.#clock.now());
+      await tx.sessions.deleteByUserInTenant(userId, actor.tenantId);
       for (const grant of await tx.grants.listByUser(actor.tenantId, userId)) {
         await tx.grants.delete(actor.tenantId, grant.nodeId, userId);
       }

@@ -46,6 +46,8 @@ export interface SessionRepository {
   deleteExpiredForAllUsers(now: number): Promise<number>;
   /** Removes all of a user's sessions except `keepId`; returns how many went. */
   deleteByUser(userId: string, keepId?: string): Promise<number>;
+  /** Ends a user's sessions that act in `tenantId` (after removal from that organisation). */
+  deleteByUserInTenant(userId: string, tenantId: string): Promise<number>;
 }
 
 export interface ApiTokenRepository {

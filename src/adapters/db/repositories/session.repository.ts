@@ -80,6 +80,15 @@ export class KyselySessionRepository implements SessionRepository {
     return Number(result.numDeletedRows);
   }
 
+  async deleteByUserInTenant(userId: string, tenantId: string): Promise<number> {
+    const result = await this.#db
+      .deleteFrom('sessions')
+      .where('user_id', '=', userId)
+      .where('tenant_id', '=', tenantId)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
   async deleteByUser(userId: string, keepId?: string): Promise<number> {
     let query = this.#db.deleteFrom('sessions').where('user_id', '=', userId);
     if (keepId) {
