@@ -28,6 +28,9 @@ export function formatDate(ms: number | null | undefined): string {
 /** "3 minutes ago", "yesterday", or a date for anything older than a week. */
 export function formatRelative(ms: number, now = Date.now()): string {
   const seconds = Math.round((now - ms) / 1000);
+  if (seconds < -45) {
+    return formatDate(ms); // in the future: a date says more than "in 6 days"
+  }
   if (seconds < 45) {
     return 'just now';
   }

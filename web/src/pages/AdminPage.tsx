@@ -195,13 +195,15 @@ function MembersTab() {
               onChange={(v) => v && setRole(v as Role)}
               allowDeselect={false}
               style={{ flex: '0 1 220px' }}
-              description={ROLE_HELP[role]}
             />
             <Button type="submit" loading={busy}>
               Create invitation
             </Button>
           </Group>
         </form>
+        <Text size="xs" c="dimmed" mt={6}>
+          {ROLE_LABEL[role]}: {ROLE_HELP[role].toLowerCase()}.
+        </Text>
         <Stack mt="md" gap="sm">
           <ErrorNotice error={inviteError} />
           {invite ? (
@@ -230,7 +232,9 @@ function MembersTab() {
                 <Table.Tr>
                   <Table.Th>Name</Table.Th>
                   <Table.Th w={220}>Role</Table.Th>
-                  <Table.Th className="hide-sm">Two-factor</Table.Th>
+                  <Table.Th className="hide-sm" style={{ whiteSpace: 'nowrap' }}>
+                    Two-factor
+                  </Table.Th>
                   <Table.Th className="hide-sm">Joined</Table.Th>
                   <Table.Th />
                 </Table.Tr>
@@ -252,6 +256,7 @@ function MembersTab() {
                       <Table.Td>
                         <Select
                           size="xs"
+                          w={190}
                           data={roleOptions(isOwner || m.role === 'owner')}
                           value={m.role}
                           allowDeselect={false}
@@ -309,7 +314,8 @@ function MembersTab() {
             </Text>
             {pending.map((p) => (
               <Text key={p.id} size="sm" c="dimmed">
-                {p.email} · {ROLE_LABEL[p.role as Role] ?? p.role} · expires {formatRelative(p.expiresAt)}
+                {p.email} · {ROLE_LABEL[p.role as Role] ?? p.role} · link works until{' '}
+                {formatDate(p.expiresAt)}
               </Text>
             ))}
           </Stack>

@@ -60,10 +60,15 @@ export function CompliancePage() {
                     ;{' '}
                     {withoutMfa.length === 0
                       ? 'every member has it on'
-                      : `${withoutMfa.length} of ${members.length} members do not have it on yet`}
+                      : `${withoutMfa.length} of ${members.length} members have not turned it on yet`}
                   </>
                 ) : null}
-                . {can.canAdmin ? <Link to="/organisation?tab=settings">Change the policy</Link> : null}
+                .{' '}
+                {can.canAdmin ? (
+                  <Link to="/organisation?tab=settings" fz="inherit">
+                    Change the policy
+                  </Link>
+                ) : null}
               </List.Item>
               <List.Item>
                 Guests see only the folders given to them; share links can carry a password, an end date and a
