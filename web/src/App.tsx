@@ -25,9 +25,10 @@ import {
   IconTrash,
   IconUserCircle,
 } from '@tabler/icons-react';
-import { useEffect, type ReactNode } from 'react';
+import { useEffect, useRef, type ReactNode } from 'react';
 import { post, ROLE_LABEL, type Me } from './api.ts';
 import { attempt, Brand } from './components/common.tsx';
+import { FolderTree } from './components/FolderTree.tsx';
 import { AccountPage } from './pages/AccountPage.tsx';
 import { AdminPage } from './pages/AdminPage.tsx';
 import { CompliancePage } from './pages/CompliancePage.tsx';
@@ -46,6 +47,10 @@ import { abilities, useSession } from './session.tsx';
 export function App() {
   const { pathname } = useLocation();
   const { me, loading } = useSession();
+  const hadSession = useRef(false);
+  if (me) {
+    hadSession.current = true;
+  }
 
   // Pages that work without signing in.
   if (pathname === '/setup') {
@@ -65,7 +70,7 @@ export function App() {
     );
   }
   if (!me) {
-    return <SignInPage />;
+    return <SignInPage wasSignedIn={hadSession.current} />;
   }
   if (me.secondFactorPending) {
     return <SecondFactorPage />;
@@ -225,13 +230,11 @@ function Shell({ me, pathname, children }: { me: Me; pathname: string; children:
         <AppShell.Section grow component={ScrollArea}>
           <Stack gap={2}>
             {can.hasTenant && !can.isGuest
-              ? item(
-                  '/files',
-                  'Files',
-                  <IconFolder size={18} />,
-                  (p) => p === '/files' || p.startsWith('/files/'),
-                )
+              ? item('/files', 'Files', <IconFolder size={18} />, (p) => p === '/files')
               : null}
+            {can.hasTenant && !can.isGuest && pathname.startsWith('/files') ? (
+              <FolderTree currentId={pathname.split('/')[2] || null} onNavigate={close} />
+            ) : null}
             {can.isGuest ? item('/shared', 'Shared with me', <IconFolderShare size={18} />) : null}
             {can.hasTenant && can.canWrite ? item('/trash', 'Trash', <IconTrash size={18} />) : null}
             {can.canAdmin ? item('/organisation', 'Organisation', <IconBuilding size={18} />) : null}

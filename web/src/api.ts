@@ -39,6 +39,19 @@ export function csrfToken(): string | undefined {
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
+/** Codes after which the signed-in state the page shows is no longer true (expired, signed out elsewhere). */
+const SESSION_LOST = new Set([
+  'not_signed_in',
+  'second_factor_required',
+  'second_factor_enrollment_required',
+]);
+let onSessionLost: (() => void) | undefined;
+
+/** The session provider listens here, so an expired session shows the sign-in page at once. */
+export function whenSessionLost(listener: (() => void) | undefined): void {
+  onSessionLost = listener;
+}
+
 export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   if (body !== undefined) {
@@ -72,6 +85,10 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
     data = undefined;
   }
   if (!response.ok) {
+    const code = (data as { error?: { code?: string } })?.error?.code;
+    if (code && SESSION_LOST.has(code) && path !== '/me' && !path.startsWith('/auth/')) {
+      onSessionLost?.();
+    }
     const error = (data as { error?: { code?: string; message?: string; details?: Record<string, unknown> } })
       ?.error;
     throw new ApiError(

@@ -1,5 +1,5 @@
 import { createContext, useCallback, useContext, useEffect, useState, type ReactNode } from 'react';
-import { ApiError, get, rememberCsrf, type Me } from './api.ts';
+import { ApiError, get, rememberCsrf, whenSessionLost, type Me } from './api.ts';
 
 interface SessionValue {
   me: Me | null;
@@ -29,7 +29,16 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     }
   }, []);
   useEffect(() => {
+    // A share-link recipient is nobody's session: their page asks nothing about one.
+    if (window.location.pathname.startsWith('/s/')) {
+      setLoading(false);
+      return;
+    }
     refresh().catch(() => setLoading(false));
+  }, [refresh]);
+  useEffect(() => {
+    whenSessionLost(() => void refresh().catch(() => undefined));
+    return () => whenSessionLost(undefined);
   }, [refresh]);
   return <SessionContext.Provider value={{ me, loading, refresh }}>{children}</SessionContext.Provider>;
 }

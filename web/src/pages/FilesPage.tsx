@@ -7,6 +7,7 @@ import {
   Group,
   Loader,
   Menu,
+  NativeSelect,
   Table,
   Text,
   TextInput,
@@ -46,6 +47,7 @@ import {
   VersionsDialog,
 } from '../components/FileDialogs.tsx';
 import { FolderPicker } from '../components/FolderPicker.tsx';
+import { foldersChanged } from '../components/FolderTree.tsx';
 import { UploadsPanel } from '../components/UploadsPanel.tsx';
 import { formatBytes, formatDateTime, formatRelative } from '../format.ts';
 import { useMemberNames } from '../members.ts';
@@ -184,6 +186,7 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
       )
     ) {
       await load();
+      foldersChanged();
     }
   };
 
@@ -297,6 +300,24 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
             value={filter}
             onChange={(e) => setFilter(e.currentTarget.value)}
             style={{ flex: '1 1 240px', maxWidth: 380 }}
+          />
+          <NativeSelect
+            hiddenFrom="sm"
+            aria-label="Sort"
+            value={`${sort}:${order}`}
+            onChange={(e) => {
+              const [key, direction] = e.currentTarget.value.split(':') as [SortKey, 'asc' | 'desc'];
+              setSort(key);
+              setOrder(direction);
+            }}
+            data={[
+              { value: 'name:asc', label: 'Name A–Z' },
+              { value: 'name:desc', label: 'Name Z–A' },
+              { value: 'updatedAt:desc', label: 'Newest first' },
+              { value: 'updatedAt:asc', label: 'Oldest first' },
+              { value: 'size:desc', label: 'Largest first' },
+              { value: 'size:asc', label: 'Smallest first' },
+            ]}
           />
           {canWrite ? (
             <Text size="xs" c="dimmed" visibleFrom="sm">
@@ -440,6 +461,7 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
         onSubmit={async (name) => {
           await post(`/nodes/${currentId}/folders`, { name });
           await load();
+          foldersChanged();
         }}
       />
       <NameDialog
@@ -452,6 +474,7 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
         onSubmit={async (name) => {
           await patch(`/nodes/${renaming?.id}`, { name });
           await load();
+          foldersChanged();
         }}
       />
       <FolderPicker
@@ -464,6 +487,7 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
         onPick={async (parentId) => {
           await patch(`/nodes/${moving?.id}`, { parentId });
           await load();
+          foldersChanged();
         }}
       />
       <FolderPicker
@@ -481,6 +505,7 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
             ...(name && name !== copying?.name ? { name } : {}),
           });
           await load();
+          foldersChanged();
         }}
       />
       <VersionsDialog

@@ -1,11 +1,11 @@
-import { Anchor, Button, Card, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Anchor, Button, Card, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
 import { post, rememberCsrf } from '../api.ts';
 import { Brand, ErrorNotice, FullPageCentre } from '../components/common.tsx';
 import { TotpEnrolment } from '../components/TotpEnrolment.tsx';
 import { useSession } from '../session.tsx';
 
-export function SignInPage() {
+export function SignInPage({ wasSignedIn = false }: { wasSignedIn?: boolean }) {
   const { refresh } = useSession();
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
@@ -42,6 +42,11 @@ export function SignInPage() {
                   Use the e-mail address your organisation invited.
                 </Text>
               </div>
+              {!error && wasSignedIn ? (
+                <Alert color="custodia" variant="light">
+                  You have been signed out. Sign in again to continue.
+                </Alert>
+              ) : null}
               <ErrorNotice error={error} />
               <TextInput
                 label="E-mail"
