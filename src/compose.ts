@@ -20,6 +20,7 @@ import { MaintenanceService } from './core/files/maintenance.service.ts';
 import type { BlobStore } from './core/files/ports.ts';
 import { SealedContent } from './core/files/sealed-content.ts';
 import { TreeService } from './core/files/tree.service.ts';
+import { UploadService } from './core/files/upload.service.ts';
 import { AuthService } from './core/identity/auth.service.ts';
 import { MembersService } from './core/identity/members.service.ts';
 import { MfaService } from './core/identity/mfa.service.ts';
@@ -44,6 +45,8 @@ export interface Services {
   tenants: TenantService;
   tree: TreeService;
   files: ContentService;
+  /** Resumable (tus) uploads. */
+  uploads: UploadService;
   shares: ShareService;
   maintenance: MaintenanceService;
   processes: KyselyProcessRegistry;
@@ -87,6 +90,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       processId: processes.selfId,
       clock,
     });
+    const files = new ContentService({ store, content, clock });
     const auth = new AuthService({
       store,
       hasher,
@@ -115,7 +119,15 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         defaults: { quotaBytes: config.defaultQuotaBytes, keepVersions: config.defaultKeepVersions },
       }),
       tree: new TreeService({ store, content, clock }),
-      files: new ContentService({ store, content, clock }),
+      files,
+      uploads: new UploadService({
+        store,
+        blobs,
+        keys,
+        files,
+        clock,
+        expiryMs: config.uploadExpiryHours * 3600_000,
+      }),
       shares: new ShareService({
         store,
         content,

@@ -13,6 +13,7 @@ import { confinePolicy, securityHeadersPlugin } from './plugins/security-headers
 import { authRoutes } from './routes/auth/auth.routes.ts';
 import { contentRoutes } from './routes/files/content.routes.ts';
 import { filesRoutes } from './routes/files/files.routes.ts';
+import { tusRoutes } from './routes/files/tus.routes.ts';
 import { operatorRoutes } from './routes/operator/operator.routes.ts';
 import { sharesRoutes } from './routes/shares/shares.routes.ts';
 import { healthRoutes } from './routes/system/health.routes.ts';
@@ -81,6 +82,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       await api.register(authRoutes, { services, isSecure: isTls || config.publicUrl.startsWith('https:') });
       await api.register(filesRoutes, { services });
       await api.register(contentRoutes, { services });
+      await api.register(tusRoutes, { services });
       await api.register(tenantRoutes, { services });
       await api.register(operatorRoutes, { services });
       await api.register(sharesRoutes, { services });

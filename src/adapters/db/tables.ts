@@ -14,6 +14,7 @@ export interface Database {
   nodes: NodeTable;
   file_versions: FileVersionTable;
   uploads: UploadTable;
+  upload_parts: UploadPartTable;
   share_links: ShareLinkTable;
   folder_grants: { tenant_id: string; node_id: string; user_id: string; access: string; created_at: number };
   audit_events: AuditEventTable;
@@ -148,6 +149,16 @@ export interface UploadTable {
   updated_at: number;
   expires_at: number;
   completed_at: number | null;
+}
+
+/** A durable staged part of an unfinished resumable upload (see core/files/upload-staging.ts). */
+export interface UploadPartTable {
+  tenant_id: string;
+  upload_id: string;
+  first_segment: number;
+  plain_end: number;
+  blob_key: string;
+  created_at: number;
 }
 
 export interface ShareLinkTable {

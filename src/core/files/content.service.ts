@@ -101,6 +101,13 @@ export class ContentService {
       sealed: SealedBlob;
       input?: Pick<UploadInput, 'ifMatchVersionId' | 'isCreateOnly'>;
       channelDetails?: Record<string, unknown>;
+      /**
+       * Runs inside the commit transaction once the version and its audit event are written (a
+       * resumable upload marks itself finished here); throwing rolls the whole commit back.
+       */
+      onCommit?: (tx: Repos, committed: { node: StoredNode; version: FileVersion }) => Promise<void>;
+      /** False when the caller decides what happens to the blob if the commit fails. Default true. */
+      shouldDestroyOnFailure?: boolean;
     },
   ): Promise<{ node: StoredNode; version: FileVersion; isNew: boolean }> {
     const { sealed } = options;
@@ -186,13 +193,16 @@ export class ContentService {
             ...options.channelDetails,
           },
         });
+        await options.onCommit?.(tx, { node: updated, version });
         pruned = await this.#pruneVersions(tx, actor, node.id);
         return { node: updated, version, isNew: !existing };
       });
       await this.#destroyUnreferenced(actor.tenantId, pruned);
       return result;
     } catch (error) {
-      await this.#content.destroy(actor.tenantId, [sealed]).catch(() => undefined);
+      if (options.shouldDestroyOnFailure !== false) {
+        await this.#content.destroy(actor.tenantId, [sealed]).catch(() => undefined);
+      }
       throw error;
     }
   }

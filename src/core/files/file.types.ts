@@ -66,4 +66,17 @@ export interface Upload {
   completedAt: number | null;
 }
 
+/**
+ * One staged piece of an unfinished resumable upload: sealed segments from `firstSegment` on, covering
+ * plaintext bytes [firstSegment × segment size, plainEnd). Recorded only once its bytes are durable.
+ */
+export interface UploadPart {
+  tenantId: string;
+  uploadId: string;
+  firstSegment: number;
+  plainEnd: number;
+  blobKey: string;
+  createdAt: number;
+}
+
 export type SortField = 'name' | 'size' | 'updatedAt';

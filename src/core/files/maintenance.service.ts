@@ -3,6 +3,7 @@ import type { Clock } from '../shared/clock.ts';
 import type { ProcessRegistry } from '../shared/processes.ts';
 import type { BlobStore } from './ports.ts';
 import { tenantBlobPrefix, type SealedContent } from './sealed-content.ts';
+import { isUploadStagingKey } from './upload-staging.ts';
 
 /**
  * Housekeeping that keeps storage honest after crashes: blobs that no version or unfinished upload
@@ -75,7 +76,7 @@ export class MaintenanceService {
       const uploads = await this.#store.repos.uploads.listBlobKeys(tenant.id);
       const versions = await this.#store.repos.versions.listBlobKeys(tenant.id);
       for (const key of candidates) {
-        const isUploadPart = [...uploads].some((u) => key === u || key.startsWith(`${u}/`));
+        const isUploadPart = [...uploads].some((u) => key === u || isUploadStagingKey(u, key));
         if (!versions.has(key) && !intents.has(key) && !isUploadPart) {
           await this.#blobs.delete(key);
           deleted++;
@@ -85,12 +86,22 @@ export class MaintenanceService {
     return { deleted };
   }
 
-  /** Removes resumable uploads past their expiry, with their staged bytes and data keys. */
+  /**
+   * Removes resumable uploads past their expiry, with their staged parts and data keys, and forgets
+   * finished uploads past theirs. An upload that made progress or finished since it was listed is
+   * left alone (the delete re-checks), so its data key is never destroyed under a new version.
+   */
   async sweepExpiredUploads(): Promise<{ deleted: number }> {
-    const expired = await this.#store.repos.uploads.listExpiredForAllTenants(this.#clock.now());
+    const now = this.#clock.now();
+    const expired = await this.#store.repos.uploads.listExpiredForAllTenants(now);
+    let deleted = 0;
     for (const upload of expired) {
-      await this.#store.withTransaction(async (tx) => {
-        await tx.uploads.delete(upload.tenantId, upload.id);
+      const parts = await this.#store.repos.uploads.listParts(upload.tenantId, upload.id);
+      const isDeleted = await this.#store.withTransaction(async (tx) => {
+        if (!(await tx.uploads.deletePending(upload.tenantId, upload.id, { expiredBefore: now }))) {
+          return false;
+        }
+        await tx.uploads.deleteParts(upload.tenantId, upload.id);
         await tx.audit.append({
           tenantId: upload.tenantId,
           action: 'upload.expire',
@@ -99,15 +110,21 @@ export class MaintenanceService {
           targetType: 'upload',
           targetId: upload.id,
         });
+        return true;
       });
-      for await (const blob of this.#blobs.list(`${upload.blobKey}/`)) {
-        await this.#blobs.delete(blob.key);
+      if (!isDeleted) {
+        continue;
       }
+      // Key first: staged bytes are unreadable from then on. Parts never recorded (a crash between
+      // writing and recording one) are unreferenced now, so the orphan sweep takes them.
       await this.#content.destroy(upload.tenantId, [
         { blobKey: upload.blobKey, dataKeyId: upload.dataKeyId },
       ]);
+      await Promise.all(parts.map((p) => this.#blobs.delete(p.blobKey)));
+      deleted++;
     }
-    return { deleted: expired.length };
+    await this.#store.repos.uploads.deleteCompletedForAllTenants(now);
+    return { deleted };
   }
 
   /** Deletes sessions past their expiry (they no longer authenticate anyway; this keeps the table small). */

@@ -96,7 +96,11 @@ export interface UploadRepository {
     change: { from: number; to: number; updatedAt: number; expiresAt: number },
   ): Promise<boolean>;
   /** Marks an unfinished upload whose every byte is staged as finished; false when it was not that. */
-  markCompleted(tenantId: string, id: string, patch: { completedAt: number; nodeId: string }): Promise<boolean>;
+  markCompleted(
+    tenantId: string,
+    id: string,
+    patch: { completedAt: number; nodeId: string },
+  ): Promise<boolean>;
   /**
    * Deletes an unfinished upload (only one that expired before `expiredBefore`, when given); true when
    * this call deleted it, so exactly one of a terminate, a sweep and a completion wins.

@@ -1,12 +1,18 @@
 import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
-import type { FileVersion, FolderGrant, StoredNode, Upload } from '../../../core/files/file.types.ts';
+import type {
+  FileVersion,
+  FolderGrant,
+  StoredNode,
+  Upload,
+  UploadPart,
+} from '../../../core/files/file.types.ts';
 import type {
   FolderGrantRepository,
   NodeRepository,
   UploadRepository,
   VersionRepository,
 } from '../../../core/files/ports.repos.ts';
-import type { Database, FileVersionTable, NodeTable, UploadTable } from '../tables.ts';
+import type { Database, FileVersionTable, NodeTable, UploadPartTable, UploadTable } from '../tables.ts';
 
 export class KyselyNodeRepository implements NodeRepository {
   readonly #db: Kysely<Database>;
@@ -464,6 +470,102 @@ export class KyselyUploadRepository implements UploadRepository {
       .executeTakeFirst();
     return Number(row?.total ?? 0);
   }
+
+  async advance(
+    tenantId: string,
+    id: string,
+    change: { from: number; to: number; updatedAt: number; expiresAt: number },
+  ): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('uploads')
+      .set({ received: change.to, updated_at: change.updatedAt, expires_at: change.expiresAt })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('received', '=', change.from)
+      .where('completed_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async markCompleted(
+    tenantId: string,
+    id: string,
+    patch: { completedAt: number; nodeId: string },
+  ): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('uploads')
+      .set({ completed_at: patch.completedAt, updated_at: patch.completedAt, node_id: patch.nodeId })
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .whereRef('received', '=', 'length')
+      .where('completed_at', 'is', null)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  async deletePending(
+    tenantId: string,
+    id: string,
+    options: { expiredBefore?: number } = {},
+  ): Promise<boolean> {
+    let query = this.#db
+      .deleteFrom('uploads')
+      .where('tenant_id', '=', tenantId)
+      .where('id', '=', id)
+      .where('completed_at', 'is', null);
+    if (options.expiredBefore !== undefined) {
+      query = query.where('expires_at', '<', options.expiredBefore);
+    }
+    const result = await query.executeTakeFirst();
+    return Number(result.numDeletedRows) === 1;
+  }
+
+  async deleteCompletedForAllTenants(expiredBefore: number): Promise<number> {
+    const result = await this.#db
+      .deleteFrom('uploads')
+      .where('completed_at', 'is not', null)
+      .where('expires_at', '<', expiredBefore)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async listParts(tenantId: string, uploadId: string): Promise<UploadPart[]> {
+    const rows = await this.#db
+      .selectFrom('upload_parts')
+      .selectAll()
+      .where('tenant_id', '=', tenantId)
+      .where('upload_id', '=', uploadId)
+      .orderBy('first_segment')
+      .execute();
+    return rows.map(toUploadPart);
+  }
+
+  async savePart(p: UploadPart): Promise<void> {
+    await this.#db
+      .insertInto('upload_parts')
+      .values({
+        tenant_id: p.tenantId,
+        upload_id: p.uploadId,
+        first_segment: p.firstSegment,
+        plain_end: p.plainEnd,
+        blob_key: p.blobKey,
+        created_at: p.createdAt,
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(['tenant_id', 'upload_id', 'first_segment'])
+          .doUpdateSet({ plain_end: p.plainEnd, blob_key: p.blobKey, created_at: p.createdAt }),
+      )
+      .execute();
+  }
+
+  async deleteParts(tenantId: string, uploadId: string): Promise<void> {
+    await this.#db
+      .deleteFrom('upload_parts')
+      .where('tenant_id', '=', tenantId)
+      .where('upload_id', '=', uploadId)
+      .execute();
+  }
 }
 
 function* chunks<T>(items: T[], size: number): Iterable<T[]> {
@@ -548,5 +650,16 @@ function toUpload(row: Selectable<UploadTable>): Upload {
     updatedAt: Number(row.updated_at),
     expiresAt: Number(row.expires_at),
     completedAt: row.completed_at === null ? null : Number(row.completed_at),
+  };
+}
+
+function toUploadPart(row: Selectable<UploadPartTable>): UploadPart {
+  return {
+    tenantId: row.tenant_id,
+    uploadId: row.upload_id,
+    firstSegment: Number(row.first_segment),
+    plainEnd: Number(row.plain_end),
+    blobKey: row.blob_key,
+    createdAt: Number(row.created_at),
   };
 }
