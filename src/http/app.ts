@@ -1,13 +1,14 @@
 import cookie from '@fastify/cookie';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { readFileSync } from 'node:fs';
 import type { Services } from '../compose.ts';
+import { ValidationError } from '../core/shared/errors.ts';
 import { newId } from '../core/shared/ids.ts';
 import { authPlugin } from './plugins/auth.ts';
-import { errorsPlugin } from './plugins/errors.ts';
+import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors.ts';
 import { portalPlugin } from './plugins/portal.ts';
 import { confinePolicy, securityHeadersPlugin } from './plugins/security-headers.ts';
 import { authRoutes } from './routes/auth/auth.routes.ts';
@@ -18,6 +19,22 @@ import { operatorRoutes } from './routes/operator/operator.routes.ts';
 import { sharesRoutes } from './routes/shares/shares.routes.ts';
 import { healthRoutes } from './routes/system/health.routes.ts';
 import { tenantRoutes } from './routes/tenant/tenant.routes.ts';
+
+/** One registered route: its method and full URL pattern (prefix included). */
+export interface RouteEntry {
+  method: string;
+  url: string;
+}
+
+/** A request with more headers than this is refused with 431 (Node alone would drop the rest silently). */
+const MAX_REQUEST_HEADERS = 100;
+
+const routesByApp = new WeakMap<FastifyInstance, RouteEntry[]>();
+
+/** Every route an app from buildApp registered, so tests can prove they cover all of them. */
+export function listRoutes(app: FastifyInstance): readonly RouteEntry[] {
+  return routesByApp.get(app) ?? [];
+}
 
 export interface AppOptions {
   /** Pino options, or false for no request log (tests). */
@@ -40,6 +57,8 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     // Slow-loris and oversized header defences; the body of an upload may take as long as it needs.
     connectionTimeout: 0,
     requestTimeout: 0,
+    clientErrorHandler,
+    frameworkErrors,
     ...(isTls && config.tlsCertFile && config.tlsKeyFile
       ? {
           https: {
@@ -50,8 +69,28 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
         }
       : {}),
   }).withTypeProvider<TypeBoxTypeProvider>();
+  const routes: RouteEntry[] = [];
+  routesByApp.set(app, routes);
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      routes.push({ method, url: route.url });
+    }
+  });
+  // Bodies are checked as sent: no type coercion, unknown properties refused (not silently dropped).
+  app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.server.headersTimeout = 30_000;
-  app.server.maxHeadersCount = 100;
+  app.server.maxHeadersCount = MAX_REQUEST_HEADERS + 1; // parse one more, so "too many" can be seen
+  app.addHook('onRequest', async (request) => {
+    if (request.raw.rawHeaders.length / 2 > MAX_REQUEST_HEADERS) {
+      throw Object.assign(new Error('Too many request headers'), { code: 'TOO_MANY_HEADERS' });
+    }
+  });
+  // PostgreSQL cannot store NUL in text and no name, e-mail or path needs one: refuse it everywhere.
+  app.addHook('preValidation', async (request) => {
+    if ([request.params, request.query, request.body].some(containsNul)) {
+      throw new ValidationError('invalid_characters', 'The request contains a NUL character.');
+    }
+  });
 
   await app.register(securityHeadersPlugin, { isTls });
   await app.register(cookie);
@@ -91,4 +130,14 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
   );
   await app.register(portalPlugin); // the web portal at `/` (web/dist), after the API
   return app;
+}
+
+function containsNul(value: unknown): boolean {
+  if (typeof value === 'string') {
+    return value.includes('\u0000');
+  }
+  if (value !== null && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    return Object.entries(value).some(([key, item]) => key.includes('\u0000') || containsNul(item));
+  }
+  return false;
 }

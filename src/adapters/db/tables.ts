@@ -45,6 +45,7 @@ export interface UserTable {
   is_operator: Generated<number>;
   totp_secret_enc: string | null;
   totp_pending_enc: string | null;
+  totp_last_step: Generated<number | null>;
   mfa_enabled_at: number | null;
   failed_sign_ins: Generated<number>;
   locked_until: number | null;

@@ -412,6 +412,10 @@ export class TreeService {
   async revokeFolder(actor: TenantActor, folderId: string, userId: string): Promise<void> {
     this.#requireManage(actor);
     await this.#access().readable(actor, folderId);
+    // As in grantFolder: someone outside this tenant is "not found", never a silent success.
+    if (!(await this.#store.repos.memberships.find(actor.tenantId, userId))) {
+      throw new NotFoundError('member_not_found', 'Member not found.');
+    }
     await this.#store.withTransaction(async (tx) => {
       await tx.grants.delete(actor.tenantId, folderId, userId);
       await tx.audit.append({

@@ -114,7 +114,10 @@ export class MfaService {
       : undefined;
     const trimmed = code.replace(/\s+/g, '');
     let method: 'totp' | 'recovery_code' | undefined;
-    if (secret && /^\d{6}$/.test(trimmed) && this.#check(secret, auth.user.email, trimmed)) {
+    const step =
+      secret && /^\d{6}$/.test(trimmed) ? this.#matchStep(secret, auth.user.email, trimmed) : undefined;
+    // RFC 6238 §5.2: each code is good once; claiming its time step is atomic, so a replay loses.
+    if (step !== undefined && (await this.#store.repos.users.claimTotpStep(auth.user.id, step))) {
       method = 'totp';
     } else if (await this.#store.repos.recoveryCodes.consume(auth.user.id, hashRecoveryCode(trimmed), now)) {
       method = 'recovery_code';
@@ -219,13 +222,18 @@ export class MfaService {
   }
 
   #check(secret: string, label: string, code: string): boolean {
-    return (
-      this.#totp(secret, label).validate({
-        token: code.replace(/\s+/g, ''),
-        timestamp: this.#clock.now(),
-        window: 1,
-      }) !== null
-    );
+    return this.#matchStep(secret, label, code) !== undefined;
+  }
+
+  /** The 30-second time step the code belongs to (now ±1 step), or undefined when it matches none. */
+  #matchStep(secret: string, label: string, code: string): number | undefined {
+    const now = this.#clock.now();
+    const delta = this.#totp(secret, label).validate({
+      token: code.replace(/\s+/g, ''),
+      timestamp: now,
+      window: 1,
+    });
+    return delta === null ? undefined : Math.floor(now / 30_000) + delta;
   }
 }
 

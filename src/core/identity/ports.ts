@@ -13,6 +13,8 @@ export interface UserRepository {
    */
   addFailedSignIn(id: string, now: number): Promise<{ failures: number; lockedUntil: number | null }>;
   countOperators(): Promise<number>;
+  /** Records `step` as the user's last accepted TOTP time step if it is newer; false for a replay. */
+  claimTotpStep(userId: string, step: number): Promise<boolean>;
   listOperators(): Promise<User[]>;
 }
 

@@ -1,7 +1,58 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import { DomainError } from '../../core/shared/errors.ts';
+import { newId } from '../../core/shared/ids.ts';
 import { STATUS_BY_CATEGORY } from '../error-map.ts';
+
+/**
+ * Refusals made before a route runs (Node's HTTP parser, Fastify's router, our header limit), by
+ * error code, so they too answer in the one error shape instead of the frameworks' own bodies.
+ */
+const PROTOCOL_ERRORS: Record<string, { status: number; code: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    code: 'headers_too_large',
+    message: 'The request headers are too large.',
+  },
+  TOO_MANY_HEADERS: { status: 431, code: 'headers_too_large', message: 'The request has too many headers.' },
+  FST_ERR_MAX_PARAM_LENGTH: {
+    status: 414,
+    code: 'url_too_long',
+    message: 'A part of the address is too long.',
+  },
+  FST_ERR_BAD_URL: { status: 400, code: 'invalid_url', message: 'The address is not valid.' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request took too long.' },
+};
+const MALFORMED = { status: 400, code: 'invalid_request', message: 'The request is malformed.' };
+
+/** Fastify `clientErrorHandler`: a request Node could not parse gets a JSON error, then the socket closes. */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) {
+    return;
+  }
+  const known = (error.code && PROTOCOL_ERRORS[error.code]) || MALFORMED;
+  const body = JSON.stringify({ error: { code: known.code, message: known.message }, requestId: newId() });
+  if (socket.writable) {
+    socket.end(
+      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  } else {
+    socket.destroy();
+  }
+}
+
+/** Fastify `frameworkErrors`: router refusals (a bad escape, an over-long path segment). */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const known = PROTOCOL_ERRORS[error.code] ?? {
+    status: 500,
+    code: 'internal_error',
+    message: 'Something went wrong on our side. Quote the request id if you contact support.',
+  };
+  send(reply, request, known.status, known.code, known.message);
+}
 
 /** One error shape for every response: `{ error: { code, message, details? }, requestId }`. */
 export const errorsPlugin = fp(async (app: FastifyInstance) => {
@@ -25,6 +76,10 @@ export const errorsPlugin = fp(async (app: FastifyInstance) => {
     }
     if (error.validation) {
       return send(reply, request, 400, 'invalid_request', `Invalid request: ${error.message}`);
+    }
+    const protocol = PROTOCOL_ERRORS[error.code];
+    if (protocol) {
+      return send(reply, request, protocol.status, protocol.code, protocol.message);
     }
     if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       return send(reply, request, 415, 'unsupported_media_type', 'This content type is not accepted here.');

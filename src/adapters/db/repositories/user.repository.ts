@@ -54,6 +54,16 @@ export class KyselyUserRepository implements UserRepository {
     };
   }
 
+  async claimTotpStep(userId: string, step: number): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('users')
+      .set({ totp_last_step: step })
+      .where('id', '=', userId)
+      .where((eb) => eb.or([eb('totp_last_step', 'is', null), eb('totp_last_step', '<', step)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
   async countOperators(): Promise<number> {
     const row = await this.#db
       .selectFrom('users')
@@ -190,7 +200,7 @@ export class KyselyMembershipRepository implements MembershipRepository {
   }
 }
 
-function fromUser(u: User): Selectable<UserTable> {
+function fromUser(u: User): Omit<Selectable<UserTable>, 'totp_last_step'> {
   return {
     id: u.id,
     email: u.email,

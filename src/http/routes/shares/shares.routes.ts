@@ -120,6 +120,8 @@ export const sharesRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   app.get(
     '/public/shares/:token/content',
     {
+      // A HEAD would run this handler and use up a download (link previews would eat one-time links).
+      exposeHeadRoute: false,
       schema: {
         tags,
         summary: 'Download through a share link (ticket or X-Share-Password)',
