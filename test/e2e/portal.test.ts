@@ -57,6 +57,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
   const contexts: BrowserContext[] = [];
   let operatorPage: Page;
   let ownerPage: Page;
+  let guestPage: Page;
   let ownerSecret = '';
   let ownerInviteLink = '';
   let shareLink = '';
@@ -227,6 +228,16 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
       await ownerPage.locator(`[data-testid="file-row"][data-name="${name}"]`).waitFor();
     }
     await ownerPage.locator('[data-testid="upload-row"][data-status="done"]').nth(2).waitFor();
+    // Drag and drop: a file dropped anywhere on the page goes into the folder shown.
+    const dataTransfer = await ownerPage.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['dropped on the page'], 'dropped.txt', { type: 'text/plain' }));
+      return transfer;
+    });
+    await ownerPage.getByTestId('file-table').dispatchEvent('dragenter', { dataTransfer });
+    await ownerPage.getByText('Drop to upload into').waitFor();
+    await ownerPage.getByTestId('file-table').dispatchEvent('drop', { dataTransfer });
+    await ownerPage.locator('[data-testid="file-row"][data-name="dropped.txt"]').waitFor();
     await screenshot(ownerPage, '10-files-uploaded');
   });
 
@@ -351,6 +362,25 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
       .getByRole('link', { name: 'Files' })
       .click();
     await ownerPage.locator('[data-testid="file-row"][data-name="Audit 2026"]').waitFor();
+
+    // Copy, driven from the keyboard: focus the row's menu button, open it with Enter.
+    await ownerPage.getByRole('button', { name: 'Actions for dropped.txt', exact: true }).focus();
+    await ownerPage.keyboard.press('Enter');
+    await ownerPage.getByRole('menuitem', { name: 'Copy to…' }).waitFor();
+    await ownerPage.getByRole('menuitem', { name: 'Copy to…' }).click();
+    await ownerPage.getByRole('button', { name: 'Open folder Audit 2026' }).click();
+    await ownerPage.getByRole('textbox', { name: 'Name of the copy', exact: true }).fill('dropped copy.txt');
+    await ownerPage.getByRole('button', { name: 'Copy to “Audit 2026”' }).click();
+    await ownerPage
+      .getByRole('navigation', { name: 'Folders' })
+      .getByRole('link', { name: 'Audit 2026' })
+      .click();
+    await ownerPage.locator('[data-testid="file-row"][data-name="dropped copy.txt"]').waitFor();
+    await ownerPage
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Files', exact: true })
+      .click();
+    await ownerPage.locator('[data-testid="file-row"][data-name="dropped.txt"]').waitFor();
   });
 
   step('filters and sorts the list', async () => {
@@ -410,7 +440,10 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await screenshot(ownerPage, '15-trash');
     await ownerPage.getByRole('button', { name: 'Restore photo.png' }).click();
     await ownerPage.getByText('The trash is empty').waitFor();
-    await ownerPage.getByRole('link', { name: 'Files', exact: true }).click();
+    await ownerPage
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Files', exact: true })
+      .click();
     await ownerPage.locator('[data-testid="file-row"][data-name="photo.png"]').waitFor();
   });
 
@@ -464,6 +497,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await screenshot(ownerPage, '19-members');
 
     const guest = await newPage();
+    guestPage = guest;
     await guest.goto(guestLink);
     await guest.getByRole('textbox', { name: 'Your name', exact: true }).fill(GUEST.name);
     await guest.getByRole('textbox', { name: 'Choose a password', exact: true }).fill(GUEST.password);
@@ -506,8 +540,13 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
 
   step('shows the organisation settings, API tokens and the compliance centre', async () => {
     await ownerPage.getByRole('tab', { name: 'Security and storage' }).click();
-    await ownerPage.getByLabel('Require two-factor sign-in for everyone').waitFor();
+    await ownerPage.getByLabel('Require two-factor sign-in for everyone').check();
+    await ownerPage.getByText('Two-factor sign-in is now required.').waitFor();
     await screenshot(ownerPage, '22-settings');
+    // The guest has no second factor yet: their next page load asks them to set one up first.
+    await guestPage.reload();
+    await guestPage.getByRole('heading', { name: 'Set up two-factor sign-in' }).waitFor();
+    await screenshot(guestPage, '22b-enrolment-required');
     await ownerPage.getByRole('tab', { name: 'API tokens' }).click();
     await ownerPage.getByRole('textbox', { name: 'What is it for?', exact: true }).fill('Nightly backup');
     await ownerPage.getByRole('button', { name: 'Create token' }).click();

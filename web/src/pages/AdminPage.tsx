@@ -1,5 +1,6 @@
 import {
   Alert,
+  Anchor,
   Badge,
   Button,
   Card,
@@ -649,9 +650,9 @@ function TokensTab() {
         <Text size="sm" c="dimmed" mb="md">
           For scripts, backups and integrations (rclone, curl). A token acts with the role you give it, never
           more than your own. See the API reference at{' '}
-          <a href="/api/docs" target="_blank" rel="noreferrer">
+          <Anchor href="/api/docs" target="_blank" rel="noreferrer" fz="inherit">
             /api/docs
-          </a>
+          </Anchor>
           .
         </Text>
         <form onSubmit={(e) => void create(e)}>
