@@ -11,7 +11,7 @@ import {
   launchBrowser,
   screenshot,
   startPortalServer,
-  totpCode,
+  freshTotp,
   TrafficRecorder,
   type PortalServer,
 } from '../support/portal.ts';
@@ -125,7 +125,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
   async function finishTotp(page: Page, secret: string): Promise<void> {
     await page
       .getByRole('textbox', { name: '6-digit code from the app', exact: true })
-      .fill(totpCode(secret));
+      .fill(await freshTotp(secret));
     await page.getByRole('button', { name: 'Turn on two-factor sign-in' }).click();
     await page.getByTestId('recovery-codes').waitFor();
     const codes = (await page.getByTestId('recovery-codes').locator('span').allTextContents()).filter(
@@ -213,7 +213,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await ownerPage.getByRole('heading', { name: 'Two-factor sign-in' }).waitFor();
     await screenshot(ownerPage, '09-second-factor');
     // The next 30-second step: still valid (±1 step), and never the code used at enrolment.
-    await ownerPage.getByRole('textbox', { name: 'Code', exact: true }).fill(totpCode(ownerSecret, 1));
+    await ownerPage.getByRole('textbox', { name: 'Code', exact: true }).fill(await freshTotp(ownerSecret));
     await ownerPage.getByRole('button', { name: 'Verify' }).click();
     await ownerPage.getByTestId('file-table').or(ownerPage.getByText('This folder is empty')).waitFor();
   });
@@ -566,7 +566,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await phone.getByRole('textbox', { name: 'Password', exact: true }).fill(OWNER.password);
     await screenshot(phone, '25-phone-sign-in');
     await phone.getByRole('button', { name: 'Sign in' }).click();
-    await phone.getByRole('textbox', { name: 'Code', exact: true }).fill(totpCode(ownerSecret, 1));
+    await phone.getByRole('textbox', { name: 'Code', exact: true }).fill(await freshTotp(ownerSecret));
     await phone.getByRole('button', { name: 'Verify' }).click();
     await phone.getByTestId('file-table').waitFor();
     await screenshot(phone, '26-phone-files');

@@ -127,8 +127,20 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage: true });
 }
 
-/** The current TOTP code for a base32 secret; `stepOffset` 1 gives the next 30-second code. */
-export function totpCode(secret: string, stepOffset = 0): string {
+const lastStep = new Map<string, number>();
+
+/**
+ * A TOTP code for a base32 secret that has not been used before: servers refuse a code whose time
+ * step was already accepted (RFC 6238 §5.2). Takes the next unused step within the ±1-step window,
+ * waiting for the clock when every step in it is spent.
+ */
+export async function freshTotp(secret: string): Promise<string> {
   const totp = new TOTP({ secret: Secret.fromBase32(secret), digits: 6, period: 30, algorithm: 'SHA1' });
-  return totp.generate({ timestamp: Date.now() + stepOffset * 30_000 });
+  const current = () => Math.floor(Date.now() / 30_000);
+  const step = Math.max(current(), (lastStep.get(secret) ?? -Infinity) + 1);
+  while (step > current() + 1) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+  lastStep.set(secret, step);
+  return totp.generate({ timestamp: step * 30_000 + 1000 });
 }
