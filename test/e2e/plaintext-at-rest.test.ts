@@ -102,7 +102,7 @@ for (const dialect of await dialectsUnderTest()) {
           `${server.url}/api/v1/nodes/${tenant.rootFolderId}/files/${encodeURIComponent(file.name)}`,
           {
             method: 'PUT',
-            body: file.content,
+            body: Uint8Array.from(file.content),
             headers: { ...bearer, 'content-type': 'application/octet-stream' },
           },
         );
