@@ -24,6 +24,8 @@ export interface Config {
   uploadExpiryHours: number;
   signInMaxFailures: number;
   signInLockoutMinutes: number;
+  rateLimitPerMinute: number;
+  notFoundLimitPerMinute: number;
 }
 
 export type SettingKind = 'string' | 'int' | 'bool' | 'list' | 'url' | 'enum';
@@ -205,5 +207,23 @@ export const SETTINGS: readonly SettingSpec[] = [
     min: 1,
     default: () => 15,
     description: 'How long an account stays locked after repeated failures.',
+  },
+  {
+    key: 'rateLimitPerMinute',
+    env: 'CUSTODIA_RATE_LIMIT_PER_MINUTE',
+    kind: 'int',
+    min: 1,
+    default: () => 30,
+    description:
+      'Requests per minute one address may send to sign-in, setup, invitation and public share-link routes.',
+  },
+  {
+    key: 'notFoundLimitPerMinute',
+    env: 'CUSTODIA_NOT_FOUND_LIMIT_PER_MINUTE',
+    kind: 'int',
+    min: 1,
+    default: () => 120,
+    description:
+      'How many "not found" answers one address may collect per minute before it is slowed down (guessing routes, ids or tokens).',
   },
 ];

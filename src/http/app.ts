@@ -10,6 +10,7 @@ import { newId } from '../core/shared/ids.ts';
 import { authPlugin } from './plugins/auth.ts';
 import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors.ts';
 import { portalPlugin } from './plugins/portal.ts';
+import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { confinePolicy, securityHeadersPlugin } from './plugins/security-headers.ts';
 import { authRoutes } from './routes/auth/auth.routes.ts';
 import { contentRoutes } from './routes/files/content.routes.ts';
@@ -112,6 +113,12 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
     routePrefix: '/api/docs',
     staticCSP: true,
     transformStaticCSP: confinePolicy,
+  });
+  await app.register(rateLimitPlugin, {
+    throttles: services.store.repos.throttles,
+    clock: services.clock,
+    perMinute: config.rateLimitPerMinute,
+    notFoundPerMinute: config.notFoundLimitPerMinute,
   });
   await app.register(authPlugin, { auth: services.auth });
 

@@ -35,6 +35,9 @@ export async function createTestContext(
       dialect === 'sqlite' ? `sqlite:${join(database.dataDir, 'keys', 'keystore.db')}` : database.url,
     CUSTODIA_PUBLIC_URL: 'http://localhost:8080',
     CUSTODIA_LOG_LEVEL: 'silent',
+    // Suites send hundreds of requests from one address; test/http/rate-limit.test.ts sets the real limits.
+    CUSTODIA_RATE_LIMIT_PER_MINUTE: '100000',
+    CUSTODIA_NOT_FOUND_LIMIT_PER_MINUTE: '100000',
     ...options.env,
   });
   const services = await compose(config, { hasher: testHasher, clock: options.clock });

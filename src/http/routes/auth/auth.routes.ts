@@ -44,6 +44,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; isSecur
   app.post(
     '/setup',
     {
+      config: { rateLimited: true },
       schema: {
         tags,
         summary: 'Create the first operator admin with the one-time setup token',
@@ -238,6 +239,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; isSecur
   app.get(
     '/invitations',
     {
+      config: { rateLimited: true },
       schema: {
         tags,
         summary: 'What an invitation link is for',
@@ -253,6 +255,7 @@ export const authRoutes: FastifyPluginAsyncTypebox<{ services: Services; isSecur
   app.post(
     '/invitations/accept',
     {
+      config: { rateLimited: true },
       schema: {
         tags,
         summary: 'Accept an invitation (new people set a password)',

@@ -89,6 +89,7 @@ export const sharesRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   app.get(
     '/public/shares/:token',
     {
+      config: { rateLimited: true },
       schema: {
         tags,
         summary: 'What a share link offers (no name before the password)',
@@ -104,6 +105,7 @@ export const sharesRoutes: FastifyPluginAsyncTypebox<{ services: Services }> = a
   app.post(
     '/public/shares/:token/unlock',
     {
+      config: { rateLimited: true },
       schema: {
         tags,
         summary: 'Check the link password; returns a short-lived download ticket',
