@@ -573,6 +573,13 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await phone.getByRole('button', { name: 'Open navigation' }).click();
     await phone.getByRole('link', { name: 'Trash' }).waitFor();
     await screenshot(phone, '27-phone-navigation');
+    await phone.getByRole('link', { name: 'Organisation' }).click();
+    await phone.getByTestId('member-row').first().waitFor();
+    await screenshot(phone, '27b-phone-organisation');
+    await phone.getByRole('button', { name: 'Open navigation' }).click();
+    await phone.getByRole('link', { name: 'Account and security' }).click();
+    await phone.getByTestId('session-row').first().waitFor();
+    await screenshot(phone, '27c-phone-account');
   });
 
   step('lists sessions, signs out the other ones, then signs out', async () => {

@@ -25,23 +25,31 @@ import {
   IconTrash,
   IconUserCircle,
 } from '@tabler/icons-react';
-import { useEffect, useRef, type ReactNode } from 'react';
+import { lazy, Suspense, useEffect, useRef, type ReactNode } from 'react';
 import { post, ROLE_LABEL, type Me } from './api.ts';
 import { attempt, Brand } from './components/common.tsx';
 import { FolderTree } from './components/FolderTree.tsx';
-import { AccountPage } from './pages/AccountPage.tsx';
-import { AdminPage } from './pages/AdminPage.tsx';
-import { CompliancePage } from './pages/CompliancePage.tsx';
 import { EnrolmentGate, SecondFactorPage, SignInPage } from './pages/SignInPage.tsx';
 import { FilesPage } from './pages/FilesPage.tsx';
 import { InvitePage } from './pages/InvitePage.tsx';
 import { NotFoundPage } from './pages/NotFoundPage.tsx';
-import { OperatorPage } from './pages/OperatorPage.tsx';
 import { PublicSharePage } from './pages/PublicSharePage.tsx';
 import { SetupPage } from './pages/SetupPage.tsx';
-import { SharedWithMePage } from './pages/SharedWithMePage.tsx';
-import { TrashPage } from './pages/TrashPage.tsx';
 import { navigate, useLocation } from './router.tsx';
+
+// Pages most people open rarely load on demand, so sign-in and the file browser start faster.
+const AccountPage = lazy(() => import('./pages/AccountPage.tsx').then((m) => ({ default: m.AccountPage })));
+const AdminPage = lazy(() => import('./pages/AdminPage.tsx').then((m) => ({ default: m.AdminPage })));
+const CompliancePage = lazy(() =>
+  import('./pages/CompliancePage.tsx').then((m) => ({ default: m.CompliancePage })),
+);
+const OperatorPage = lazy(() =>
+  import('./pages/OperatorPage.tsx').then((m) => ({ default: m.OperatorPage })),
+);
+const TrashPage = lazy(() => import('./pages/TrashPage.tsx').then((m) => ({ default: m.TrashPage })));
+const SharedWithMePage = lazy(() =>
+  import('./pages/SharedWithMePage.tsx').then((m) => ({ default: m.SharedWithMePage })),
+);
 import { abilities, useSession } from './session.tsx';
 
 export function App() {
@@ -168,6 +176,9 @@ function Shell({ me, pathname, children }: { me: Me; pathname: string; children:
       navbar={{ width: 248, breakpoint: 'sm', collapsed: { mobile: !opened } }}
       padding={{ base: 'sm', sm: 'lg' }}
     >
+      <a href="#main" className="skip-link">
+        Skip to content
+      </a>
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group gap="sm" wrap="nowrap">
@@ -260,8 +271,18 @@ function Shell({ me, pathname, children }: { me: Me; pathname: string; children:
           ) : null}
         </AppShell.Section>
       </AppShell.Navbar>
-      <AppShell.Main>
-        <div style={{ maxWidth: 1200, margin: '0 auto' }}>{children}</div>
+      <AppShell.Main id="main" tabIndex={-1}>
+        <div style={{ maxWidth: 1200, margin: '0 auto' }}>
+          <Suspense
+            fallback={
+              <Center py={64}>
+                <Loader aria-label="Loading" />
+              </Center>
+            }
+          >
+            {children}
+          </Suspense>
+        </div>
       </AppShell.Main>
     </AppShell>
   );

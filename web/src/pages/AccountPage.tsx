@@ -66,9 +66,13 @@ export function AccountPage() {
           <Group justify="space-between" align="flex-start" wrap="wrap" gap="sm">
             <Group gap="sm" wrap="nowrap" align="flex-start">
               {me.user.mfaEnabled ? (
-                <IconShieldCheck size={28} color="var(--mantine-color-teal-7)" />
+                <IconShieldCheck size={28} color="var(--mantine-color-teal-7)" style={{ flexShrink: 0 }} />
               ) : (
-                <IconShieldExclamation size={28} color="var(--mantine-color-orange-7)" />
+                <IconShieldExclamation
+                  size={28}
+                  color="var(--mantine-color-orange-7)"
+                  style={{ flexShrink: 0 }}
+                />
               )}
               <div>
                 <Title order={2} fz={18} id="mfa-title">
@@ -137,7 +141,7 @@ export function AccountPage() {
                   {sessions.map((s) => (
                     <Table.Tr key={s.id} data-testid="session-row">
                       <Table.Td>
-                        <Group gap={6} wrap="nowrap">
+                        <Group gap={6} wrap="wrap">
                           <Text size="sm">{describeUserAgent(s.userAgent)}</Text>
                           {s.isCurrent ? (
                             <Badge size="sm" variant="light" color="teal">

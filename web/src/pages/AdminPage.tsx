@@ -246,18 +246,18 @@ function MembersTab() {
                   return (
                     <Table.Tr key={m.userId} data-testid="member-row" data-email={m.email}>
                       <Table.Td style={{ maxWidth: 0, width: '100%' }}>
-                        <Text size="sm" fw={500} truncate>
+                        <Text size="sm" fw={500} style={{ overflowWrap: 'anywhere' }}>
                           {m.displayName}
                           {isMe ? ' (you)' : ''}
                         </Text>
-                        <Text size="xs" c="dimmed" truncate>
+                        <Text size="xs" c="dimmed" style={{ overflowWrap: 'anywhere' }}>
                           {m.email}
                         </Text>
                       </Table.Td>
                       <Table.Td>
                         <Select
                           size="xs"
-                          w={190}
+                          w={{ base: 124, sm: 190 }}
                           data={roleOptions(isOwner || m.role === 'owner')}
                           value={m.role}
                           allowDeselect={false}
@@ -518,10 +518,15 @@ function SettingsTab() {
     return error ? <ErrorNotice error={error} /> : <Loader aria-label="Loading settings" />;
   }
   const save = async (change: Partial<TenantSettings>, done: string) => {
-    await attempt(async () => {
+    const before = settings;
+    setSettings({ ...settings, ...change }); // show the choice at once; undone if the server refuses
+    const ok = await attempt(async () => {
       setSettings(await patch<TenantSettings>('/tenant', change));
       await refresh();
     }, done);
+    if (!ok) {
+      setSettings(before);
+    }
   };
   const pct = settings.quotaBytes > 0 ? (settings.usedBytes / settings.quotaBytes) * 100 : 0;
   return (

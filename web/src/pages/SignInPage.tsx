@@ -1,8 +1,22 @@
-import { Alert, Anchor, Button, Card, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
-import { useState, type FormEvent } from 'react';
+import {
+  Alert,
+  Anchor,
+  Button,
+  Card,
+  Loader,
+  PasswordInput,
+  Stack,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { lazy, Suspense, useState, type FormEvent } from 'react';
+
+const TotpEnrolment = lazy(() =>
+  import('../components/TotpEnrolment.tsx').then((m) => ({ default: m.TotpEnrolment })),
+);
 import { post, rememberCsrf } from '../api.ts';
 import { Brand, ErrorNotice, FullPageCentre } from '../components/common.tsx';
-import { TotpEnrolment } from '../components/TotpEnrolment.tsx';
 import { useSession } from '../session.tsx';
 
 export function SignInPage({ wasSignedIn = false }: { wasSignedIn?: boolean }) {
@@ -204,7 +218,9 @@ export function EnrolmentGate() {
               you need an authenticator app on your phone (for example Google Authenticator, Microsoft
               Authenticator, 1Password or Aegis).
             </Text>
-            <TotpEnrolment onDone={() => void refresh()} />
+            <Suspense fallback={<Loader size="sm" aria-label="Loading" />}>
+              <TotpEnrolment onDone={() => void refresh()} />
+            </Suspense>
             <Anchor
               component="button"
               type="button"
