@@ -1,13 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, unlink } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BlobNotFoundError, type BlobStore } from '../../core/files/ports.ts';
 
 const KEY_PATTERN = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 const TEMP_DIR = '.incoming';
+/** Bytes per read of a stored object. */
+const READ_CHUNK = 1024 * 1024;
+/** Bytes an upload may queue for the disk while earlier ones are being written. */
+const WRITE_BUFFER = 2 * 1024 * 1024;
+/** While a put is streaming, written data is flushed to the disk every this many bytes. */
+const SYNC_EVERY = 32 * 1024 * 1024;
 
 /**
  * Blobs as files under one directory. A put writes to `.incoming/<writer>.<random>.part`, fsyncs,
@@ -18,6 +24,7 @@ const TEMP_DIR = '.incoming';
 export class LocalDiskBlobStore implements BlobStore {
   readonly #root: string;
   readonly #writerId: string;
+  readonly #dirSyncs = new DirectorySyncs();
 
   /** `writerId`: this process's id in the ProcessRegistry ([A-Za-z0-9-], no dots). */
   constructor(root: string, options: { writerId?: string } = {}) {
@@ -52,28 +59,32 @@ export class LocalDiskBlobStore implements BlobStore {
     return abandoned.length;
   }
 
-  async put(key: string, data: Readable | AsyncIterable<Uint8Array>): Promise<{ size: number }> {
+  async put(
+    key: string,
+    data: Readable | AsyncIterable<Uint8Array> | readonly Uint8Array[],
+  ): Promise<{ size: number }> {
     const target = this.#path(key);
     const temp = join(this.#root, TEMP_DIR, `${this.#writerId}.${randomBytes(12).toString('hex')}.part`);
-    let size = 0;
+    let handle: FileHandle | undefined;
     try {
-      const out = createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 });
-      await pipeline(
-        data,
-        async function* (source: AsyncIterable<Uint8Array>) {
-          for await (const chunk of source) {
-            size += chunk.length;
-            yield chunk;
-          }
-        },
-        out,
-      );
-      await fsyncPath(temp);
-      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-      await rename(temp, target);
-      await fsyncPath(dirname(target));
+      handle = await open(temp, 'wx', 0o600);
+      let size: number;
+      if (Array.isArray(data)) {
+        // Already in memory (a small upload): one writev, no stream.
+        size = await writeAll(handle, data as readonly Uint8Array[]);
+      } else {
+        const sink = new FileSink(handle);
+        await pipeline(data as Readable | AsyncIterable<Uint8Array>, sink);
+        size = sink.bytes;
+      }
+      await handle.sync();
+      await handle.close();
+      handle = undefined;
+      await this.#renameIntoPlace(temp, target);
+      await this.#dirSyncs.sync(dirname(target));
       return { size };
     } catch (error) {
+      await handle?.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
       throw error;
     }
@@ -88,7 +99,8 @@ export class LocalDiskBlobStore implements BlobStore {
       fd: handle,
       start: range?.start,
       end: range?.end,
-      highWaterMark: 256 * 1024,
+      // Large reads: fewer syscalls and stream chunks per byte; the decrypting reader takes views of them.
+      highWaterMark: READ_CHUNK,
     });
   }
 
@@ -116,6 +128,26 @@ export class LocalDiskBlobStore implements BlobStore {
     }
   }
 
+  /** Renames without a mkdir per put: the folder is created only when the first rename into it fails. */
+  async #renameIntoPlace(temp: string, target: string): Promise<void> {
+    try {
+      await rename(temp, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw error;
+      }
+      const first = await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      await rename(temp, target);
+      if (first !== undefined) {
+        // Each folder mkdir made is a new entry in its parent: make those durable too (the caller
+        // syncs the target's own folder).
+        for (let dir = dirname(target); dir.length >= first.length; dir = dirname(dir)) {
+          await fsyncPath(dirname(dir));
+        }
+      }
+    }
+  }
+
   #path(key: string): string {
     // A key inside TEMP_DIR would be hidden from list() and deleted by sweepIncoming().
     const parts = key.split('/');
@@ -136,6 +168,113 @@ async function fsyncPath(path: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * Makes renames into a folder durable with as few fsyncs of it as possible. An fsync of a folder
+ * covers every rename done before it started, so a caller arriving while one runs waits for the next,
+ * which then covers everybody who arrived in the meantime: concurrent small uploads into one folder
+ * share a single folder fsync instead of paying one each.
+ */
+class DirectorySyncs {
+  readonly #byDir = new Map<string, { running: Promise<void>; next?: Promise<void> }>();
+
+  sync(dir: string): Promise<void> {
+    const state = this.#byDir.get(dir);
+    if (!state) {
+      return this.#start(dir);
+    }
+    // The running fsync may have started before our rename: only one started after it covers us.
+    state.next ??= state.running.then(
+      () => this.#start(dir),
+      () => this.#start(dir),
+    );
+    return state.next;
+  }
+
+  #start(dir: string): Promise<void> {
+    const running = fsyncPath(dir);
+    this.#byDir.set(dir, { running });
+    const settle = () => {
+      const state = this.#byDir.get(dir);
+      if (state?.running === running && !state.next) {
+        this.#byDir.delete(dir);
+      }
+    };
+    running.then(settle, settle);
+    return running;
+  }
+}
+
+/** Appends `buffers` to the file with one writev; returns the number of bytes. */
+async function writeAll(handle: FileHandle, buffers: readonly Uint8Array[]): Promise<number> {
+  let total = 0;
+  for (const buffer of buffers) {
+    total += buffer.byteLength;
+  }
+  if (total === 0) {
+    return 0;
+  }
+  let written = (await handle.writev(buffers as Uint8Array[])).bytesWritten;
+  // libuv completes short writes itself; this only guards against a platform that does not.
+  while (written < total) {
+    const rest = Buffer.concat(buffers).subarray(written);
+    written += (await handle.write(rest)).bytesWritten;
+  }
+  return total;
+}
+
+/**
+ * The write side of put(): appends every chunk to the temp file with one writev per batch of queued
+ * chunks, counts the bytes, and flushes written data to the disk every SYNC_EVERY bytes while the
+ * upload goes on, so the fsync before the rename has only the tail left to write instead of the
+ * whole object (durability overlaps the transfer rather than following it).
+ */
+class FileSink extends Writable {
+  bytes = 0;
+  readonly #handle: FileHandle;
+  #syncedUpTo = 0;
+  #sync: Promise<void> | undefined;
+  #syncError: Error | undefined;
+
+  constructor(handle: FileHandle) {
+    super({ highWaterMark: WRITE_BUFFER });
+    this.#handle = handle;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.#append([chunk]).then(() => done(), done);
+  }
+
+  override _writev(
+    chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>,
+    done: (error?: Error | null) => void,
+  ): void {
+    this.#append(chunks.map((c) => c.chunk)).then(() => done(), done);
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    (this.#sync ?? Promise.resolve()).then(() => done(this.#syncError), done);
+  }
+
+  async #append(buffers: Buffer[]): Promise<void> {
+    if (this.#syncError) {
+      throw this.#syncError;
+    }
+    this.bytes += await writeAll(this.#handle, buffers);
+    if (!this.#sync && this.bytes - this.#syncedUpTo >= SYNC_EVERY) {
+      this.#syncedUpTo = this.bytes;
+      this.#sync = this.#handle.datasync().then(
+        () => {
+          this.#sync = undefined;
+        },
+        (error: Error) => {
+          this.#sync = undefined;
+          this.#syncError = error;
+        },
+      );
+    }
   }
 }
 

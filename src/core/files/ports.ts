@@ -9,7 +9,10 @@ export interface BlobStore {
    * Stores `data` under `key`. The object becomes visible only once every byte is durable; on any
    * error (including the source stream failing) nothing is left under `key` or elsewhere.
    */
-  put(key: string, data: Readable | AsyncIterable<Uint8Array>): Promise<{ size: number }>;
+  put(
+    key: string,
+    data: Readable | AsyncIterable<Uint8Array> | readonly Uint8Array[],
+  ): Promise<{ size: number }>;
   /** Streams bytes [start, end] (inclusive) or the whole object. Throws BlobNotFoundError. */
   get(key: string, range?: { start: number; end: number }): Promise<Readable>;
   /** Size of the object, or undefined when there is none. */

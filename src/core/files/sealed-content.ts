@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { PassThrough, Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
-import { DecryptingStream, EncryptingStream, cipherRangeFor } from '../crypto/segmented-format.ts';
+import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import { DecryptingStream, EncryptingStream, cipherRangeFor, sealBlob } from '../crypto/segmented-format.ts';
 import type { KeyService } from '../crypto/key.service.ts';
 import type { Clock } from '../shared/clock.ts';
 import { IntegrityError, QuotaExceededError } from '../shared/errors.ts';
@@ -17,6 +17,9 @@ export interface SealedBlob {
   /** True when write() recorded a blob intent, which the commit of its version must release. */
   isIntentRecorded?: boolean;
 }
+
+/** Uploads that announce at most this many bytes are read into memory and sealed in one go. */
+const SMALL_BODY = 256 * 1024;
 
 /** Where a tenant's blobs live in the store; the sweep lists by this prefix. */
 export function tenantBlobPrefix(tenantId: string): string {
@@ -70,8 +73,39 @@ export class SealedContent {
       processId: this.#processId,
       createdAt: this.#clock.now(),
     });
+    let written: { size: number; sha256: string };
+    try {
+      written =
+        limits.declaredLength !== undefined && limits.declaredLength <= SMALL_BODY
+          ? await this.#writeSmall(blobKey, dataKey.key, source, limits)
+          : await this.#writeStream(blobKey, dataKey.key, source, limits);
+    } catch (error) {
+      await this.#keys.destroyDataKeys(tenantId, [dataKey.id]).catch(() => undefined);
+      await this.#intents.deleteMany(tenantId, [blobKey]).catch(() => undefined);
+      throw error;
+    }
+    if (limits.declaredLength !== undefined && written.size !== limits.declaredLength) {
+      await this.destroy(tenantId, [{ blobKey, dataKeyId: dataKey.id }]);
+      throw new LengthMismatchError(limits.declaredLength, written.size);
+    }
+    return {
+      blobKey,
+      dataKeyId: dataKey.id,
+      size: written.size,
+      sha256: written.sha256,
+      isIntentRecorded: true,
+    };
+  }
+
+  /** Streams `source` through the meter and the cipher into the store, never holding more than a few segments. */
+  async #writeStream(
+    blobKey: string,
+    key: Buffer,
+    source: Readable | AsyncIterable<Uint8Array>,
+    limits: { maxBytes: number; declaredLength?: number },
+  ): Promise<{ size: number; sha256: string }> {
     const meter = new MeteringStream(limits.maxBytes, limits.declaredLength);
-    const encrypt = new EncryptingStream({ key: dataKey.key, blobId: blobKey });
+    const encrypt = new EncryptingStream({ key, blobId: blobKey });
     const sealed = pipeline(
       source instanceof Readable ? source : Readable.from(source),
       meter,
@@ -81,21 +115,25 @@ export class SealedContent {
     try {
       await this.#blobs.put(blobKey, sealed);
     } catch (error) {
-      await this.#keys.destroyDataKeys(tenantId, [dataKey.id]).catch(() => undefined);
-      await this.#intents.deleteMany(tenantId, [blobKey]).catch(() => undefined);
       throw meter.failure ?? error;
     }
-    if (limits.declaredLength !== undefined && meter.bytes !== limits.declaredLength) {
-      await this.destroy(tenantId, [{ blobKey, dataKeyId: dataKey.id }]);
-      throw new LengthMismatchError(limits.declaredLength, meter.bytes);
-    }
-    return {
-      blobKey,
-      dataKeyId: dataKey.id,
-      size: meter.bytes,
-      sha256: meter.digest(),
-      isIntentRecorded: true,
-    };
+    return { size: meter.bytes, sha256: meter.digest() };
+  }
+
+  /**
+   * A body announced as small is read whole and sealed in one go, then handed to the store as a
+   * list of buffers: the same bytes on disk as the streaming path, without its per-stream machinery,
+   * which costs more than the crypto for a few KiB.
+   */
+  async #writeSmall(
+    blobKey: string,
+    key: Buffer,
+    source: Readable | AsyncIterable<Uint8Array>,
+    limits: { maxBytes: number; declaredLength?: number },
+  ): Promise<{ size: number; sha256: string }> {
+    const plaintext = await readWhole(source, limits);
+    await this.#blobs.put(blobKey, sealBlob({ key, blobId: blobKey, plaintext }));
+    return { size: plaintext.length, sha256: createHash('sha256').update(plaintext).digest('hex') };
   }
 
   /**
@@ -153,6 +191,64 @@ export class SealedContent {
   }
 }
 
+/** Reads a (small) body whole, enforcing the limits MeteringStream enforces on a stream. */
+async function readWhole(
+  source: Readable | AsyncIterable<Uint8Array>,
+  limits: { maxBytes: number; declaredLength?: number },
+): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  const add = (chunk: Uint8Array | string): Error | undefined => {
+    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
+    bytes += buffer.length;
+    if (bytes > limits.maxBytes) {
+      return new QuotaExceededError({ limitBytes: limits.maxBytes });
+    }
+    if (limits.declaredLength !== undefined && bytes > limits.declaredLength) {
+      return new LengthMismatchError(limits.declaredLength, bytes);
+    }
+    chunks.push(buffer);
+    return undefined;
+  };
+  if (source instanceof Readable) {
+    await new Promise<void>((resolve, reject) => {
+      const settle = (error?: Error) => {
+        source.off('data', onData);
+        source.off('end', onEnd);
+        source.off('error', onError);
+        source.off('close', onClose);
+        if (error) {
+          source.destroy();
+          reject(error);
+        } else {
+          resolve();
+        }
+      };
+      const onData = (chunk: Buffer) => {
+        const error = add(chunk);
+        if (error) {
+          settle(error);
+        }
+      };
+      const onEnd = () => settle();
+      const onError = (error: Error) => settle(error);
+      const onClose = () => settle(new Error('The upload ended before all of its bytes arrived'));
+      source.on('data', onData);
+      source.on('end', onEnd);
+      source.on('error', onError);
+      source.on('close', onClose);
+    });
+  } else {
+    for await (const chunk of source) {
+      const error = add(chunk);
+      if (error) {
+        throw error;
+      }
+    }
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes);
+}
+
 /** Counts and hashes plaintext on its way in and enforces the byte limits. */
 class MeteringStream extends Transform {
   bytes = 0;
@@ -162,7 +258,8 @@ class MeteringStream extends Transform {
   readonly #declared: number | undefined;
 
   constructor(maxBytes: number, declared: number | undefined) {
-    super();
+    // Request chunks are up to 64 KiB; a 16 KiB mark would pause the socket after every one of them.
+    super({ highWaterMark: 256 * 1024 });
     this.#maxBytes = maxBytes;
     this.#declared = declared;
   }
@@ -188,39 +285,28 @@ class MeteringStream extends Transform {
   }
 }
 
-/** Waits for the first chunk (or the end, or an error) and hands back a stream that replays it. */
-async function primeStream(stream: Readable): Promise<Readable> {
-  const iterator = stream[Symbol.asyncIterator]();
-  const first = await iterator.next();
-  const out = new PassThrough();
-  if (first.done) {
-    out.end();
-    return out;
-  }
-  out.write(first.value);
-  // If the reader goes away (client disconnect), stop reading the blob.
-  out.once('close', () => stream.destroy());
-  (async () => {
-    try {
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) {
-          break;
-        }
-        if (out.destroyed) {
-          return;
-        }
-        if (!out.write(next.value)) {
-          await new Promise((resolve) => {
-            out.once('drain', resolve);
-            out.once('close', resolve);
-          });
-        }
+/**
+ * Resolves with `stream` itself once its first chunk is buffered (or it has ended), so that a failure
+ * of the first segment surfaces before any response is sent; rejects if it fails first. Nothing is
+ * copied or re-piped: the caller reads the same stream, with backpressure all the way to the blob.
+ */
+function primeStream(stream: Readable): Promise<Readable> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error) => {
+      stream.off('readable', onReadable);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      if (error) {
+        reject(error);
+      } else {
+        resolve(stream);
       }
-      out.end();
-    } catch (error) {
-      out.destroy(error as Error);
-    }
-  })();
-  return out;
+    };
+    const onReadable = () => settle();
+    const onError = (error: Error) => settle(error);
+    const onClose = () => settle(new Error('The content stream closed before its first byte'));
+    stream.on('readable', onReadable);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+  });
 }
