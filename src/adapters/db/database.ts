@@ -1,8 +1,9 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { NodeSqliteDialect } from './node-sqlite-dialect.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -43,35 +44,8 @@ export function openDatabase<DB>(url: string, options: { poolSize?: number } = {
     sqlite.exec('PRAGMA synchronous = FULL');
     sqlite.exec('PRAGMA foreign_keys = ON');
     sqlite.exec('PRAGMA busy_timeout = 5000');
-    const db = new Kysely<DB>({ dialect: new SqliteDialect({ database: new NodeSqliteDatabase(sqlite) }) });
+    const db = new Kysely<DB>({ dialect: new NodeSqliteDialect(sqlite) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
   }
   throw new Error(`Unsupported database URL scheme: ${url.split(':')[0]}`);
-}
-
-/** Adapts node:sqlite's DatabaseSync to the better-sqlite3 shape Kysely's SqliteDialect expects. */
-class NodeSqliteDatabase implements SqliteDatabase {
-  readonly #db: DatabaseSync;
-
-  constructor(db: DatabaseSync) {
-    this.#db = db;
-  }
-
-  close(): void {
-    this.#db.close();
-  }
-
-  prepare(sql: string): SqliteStatement {
-    const statement = this.#db.prepare(sql);
-    const reader = statement.columns().length > 0;
-    type Param = null | number | bigint | string | NodeJS.ArrayBufferView;
-    const bind = (parameters: ReadonlyArray<unknown>): Param[] =>
-      parameters.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p === undefined ? null : (p as Param)));
-    return {
-      reader,
-      all: (parameters) => statement.all(...bind(parameters)),
-      run: (parameters) => statement.run(...bind(parameters)),
-      iterate: (parameters) => statement.iterate(...bind(parameters)),
-    };
-  }
 }

@@ -194,7 +194,8 @@ export class ContentService {
           },
         });
         await options.onCommit?.(tx, { node: updated, version });
-        pruned = await this.#pruneVersions(tx, actor, node.id);
+        // A new file has one version and every tenant keeps at least one: nothing to prune.
+        pruned = existing ? await this.#pruneVersions(tx, actor, node.id) : [];
         return { node: updated, version, isNew: !existing };
       });
       await this.#destroyUnreferenced(actor.tenantId, pruned);
