@@ -30,10 +30,11 @@ async function startCustodia(opts: { repoRoot: string; benchDir: string }): Prom
   const boot = await bootstrap(opts.repoRoot, dataDir, env);
   const port = await findFreePort();
   const logPath = join(opts.benchDir, 'custodia.log');
-  // Node itself, not `npm start`: the pid must be the server's, for its memory figures.
+  // Node itself, not `npm start`: the pid must be the server's, for its memory figures. But with
+  // the Node flags `npm start` gives it, so that what is measured is the server as it is run.
   const child = startChild({
     cmd: process.execPath,
-    args: ['src/main.ts', 'serve'],
+    args: [...serverNodeFlags(opts.repoRoot), 'src/main.ts', 'serve'],
     cwd: opts.repoRoot,
     env: { ...env, CUSTODIA_PORT: String(port), CUSTODIA_HOST: '127.0.0.1' },
     logPath,
@@ -48,6 +49,20 @@ async function startCustodia(opts: { repoRoot: string; benchDir: string }): Prom
       await stopChild(child);
     },
   };
+}
+
+/** The Node flags in `npm start`'s `node … src/main.ts serve` (package.json scripts.start). */
+function serverNodeFlags(repoRoot: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    scripts?: Record<string, string>;
+  }; // only scripts.start is read, and checked below
+  const match = /\bnode((?:\s+--\S+)*)\s+src\/main\.ts\b/.exec(pkg.scripts?.start ?? '');
+  if (!match) {
+    throw new Error(
+      'package.json scripts.start does not run `node [flags] src/main.ts`, so the bench cannot run it',
+    );
+  }
+  return (match[1] ?? '').split(/\s+/).filter((flag) => flag !== '');
 }
 
 /**

@@ -270,9 +270,11 @@ each measurement takes; the table shows the median and lists every sample below 
 - **Custodia's memory**: VmRSS of the server process from /proc every 50 ms during the 1 GiB
   transfers, and VmHWM (the kernel's high-water mark) when the run ends.
 
-Custodia runs as \`node src/main.ts serve\` with a fresh data dir on the bench disk, SQLite and local
-blobs (inherited \`CUSTODIA_*\` settings are dropped), log level warn and background jobs off; a tenant
-and a bearer token come from \`custodia bootstrap\`. nginx runs with \`worker_processes auto\`,
+Custodia runs as \`npm start\` runs it: \`node\` with the Node flags of package.json's \`start\`
+script, then \`src/main.ts serve\` (started directly, so that the pid is the server's). It gets a
+fresh data dir on the bench disk, SQLite and local blobs (inherited \`CUSTODIA_*\` settings are
+dropped), log level warn and background jobs off; a tenant and a bearer token come from
+\`custodia bootstrap\`. nginx runs with \`worker_processes auto\`,
 \`sendfile on\` and no access log, its body temp path on the bench disk.
 
 ## Reading the numbers
