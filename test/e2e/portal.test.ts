@@ -582,6 +582,20 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await screenshot(phone, '27c-phone-account');
   });
 
+  step('the operator suspends and resumes the organisation', async () => {
+    await operatorPage.getByRole('link', { name: 'Operator console' }).click();
+    const row = operatorPage.getByTestId('tenant-row').filter({ hasText: 'Acme Ltd' });
+    await row.getByRole('button', { name: 'Suspend' }).click();
+    await row.getByText('Suspended').waitFor();
+    await ownerPage.goto(`${server.url}/files`);
+    await ownerPage.getByRole('heading', { name: 'Your organisation is not available' }).waitFor();
+    await screenshot(ownerPage, '29-organisation-suspended');
+    await row.getByRole('button', { name: 'Resume' }).click();
+    await row.getByText('Active').waitFor();
+    await ownerPage.getByRole('button', { name: 'Try again' }).click();
+    await ownerPage.getByTestId('file-table').waitFor();
+  });
+
   step('lists sessions, signs out the other ones, then signs out', async () => {
     await ownerPage.getByRole('link', { name: 'Account and security' }).click();
     await ownerPage.getByTestId('session-row').nth(1).waitFor();

@@ -11,7 +11,9 @@ import {
   ScrollArea,
   Stack,
   Text,
+  Title,
   UnstyledButton,
+  Button,
 } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import {
@@ -92,7 +94,7 @@ export function App() {
 function homeFor(me: Me): string {
   const can = abilities(me);
   if (!can.hasTenant) {
-    return can.isOperator ? '/operator' : '/account';
+    return can.isOperator ? '/operator' : me.memberships.length > 0 ? '/files' : '/account';
   }
   return can.isGuest ? '/shared' : '/files';
 }
@@ -107,7 +109,12 @@ function SignedIn({ me, pathname }: { me: Me; pathname: string }) {
   }, [pathname, home]);
 
   let page: ReactNode;
-  if (pathname === '/files' || pathname.startsWith('/files/')) {
+  const needsTenant = ['/files', '/shared', '/trash', '/organisation', '/compliance'].some(
+    (p) => pathname === p || pathname.startsWith(`${p}/`),
+  );
+  if (needsTenant && !can.hasTenant && me.memberships.length > 0) {
+    page = <OrganisationUnavailable me={me} />;
+  } else if (pathname === '/files' || pathname.startsWith('/files/')) {
     page = can.hasTenant ? <FilesPage folderId={pathname.split('/')[2] || null} /> : <NotFoundPage />;
   } else if (pathname === '/shared') {
     page = <SharedWithMePage />;
@@ -285,6 +292,29 @@ function Shell({ me, pathname, children }: { me: Me; pathname: string; children:
         </div>
       </AppShell.Main>
     </AppShell>
+  );
+}
+
+/** Signed in, but the session's organisation does not answer (suspended by the provider). */
+function OrganisationUnavailable({ me }: { me: Me }) {
+  const { refresh } = useSession();
+  const names = me.memberships.map((m) => m.tenantName).join(', ');
+  return (
+    <Stack align="flex-start" gap="sm" py="xl" maw={620}>
+      <Title order={1} fz={24}>
+        Your organisation is not available
+      </Title>
+      <Text>
+        {names} cannot be used at the moment: your provider has suspended access. Nothing has been deleted;
+        your files are kept as they were.
+      </Text>
+      <Text c="dimmed" size="sm">
+        Ask your provider (or your organisation's owner) to resume it. Then press the button below.
+      </Text>
+      <Button variant="default" onClick={() => void refresh()}>
+        Try again
+      </Button>
+    </Stack>
   );
 }
 
