@@ -625,5 +625,6 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
       `cookies set: ${[...traffic.setCookieNames].join(', ')}`,
     );
     assert.ok(traffic.urls.length > 50, 'the recorder saw the whole journey');
+    assert.deepEqual(traffic.cspViolations, [], 'the strict CSP never had to block anything');
   });
 });

@@ -85,8 +85,15 @@ export class TrafficRecorder {
   readonly hosts = new Set<string>();
   readonly setCookieNames = new Set<string>();
   readonly urls: string[] = [];
+  /** Content-Security-Policy violations the browser reported (inline script, foreign host, …). */
+  readonly cspViolations: string[] = [];
 
   watch(context: BrowserContext): void {
+    context.on('console', (message) => {
+      if (/Content Security Policy|Refused to (load|execute|apply|frame|connect)/i.test(message.text())) {
+        this.cspViolations.push(message.text());
+      }
+    });
     context.on('request', (request) => {
       const url = new URL(request.url());
       if (url.protocol === 'http:' || url.protocol === 'https:' || url.protocol === 'ws:') {
