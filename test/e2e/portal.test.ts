@@ -59,6 +59,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
   let ownerPage: Page;
   let guestPage: Page;
   let ownerSecret = '';
+  let ownerRecoveryCodes: string[] = [];
   let ownerInviteLink = '';
   let shareLink = '';
 
@@ -122,7 +123,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     return secret;
   }
 
-  async function finishTotp(page: Page, secret: string): Promise<void> {
+  async function finishTotp(page: Page, secret: string): Promise<string[]> {
     await page
       .getByRole('textbox', { name: '6-digit code from the app', exact: true })
       .fill(await freshTotp(secret));
@@ -132,6 +133,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
       Boolean,
     );
     assert.ok(codes.length >= 8, 'recovery codes are shown once');
+    return codes;
   }
 
   step('first-run setup creates the operator admin and signs them in', async () => {
@@ -197,7 +199,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
   step('the owner enrols TOTP, signs out, and signs in again with password and code', async () => {
     await ownerPage.getByRole('link', { name: 'Account and security' }).click();
     ownerSecret = await enrolTotp(ownerPage);
-    await finishTotp(ownerPage, ownerSecret);
+    ownerRecoveryCodes = await finishTotp(ownerPage, ownerSecret);
     await ownerPage.getByLabel('I have saved these codes somewhere safe').check();
     await ownerPage.getByRole('button', { name: 'Done' }).click();
     await ownerPage.getByTestId('user-menu').click();
@@ -566,8 +568,17 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await phone.getByRole('textbox', { name: 'Password', exact: true }).fill(OWNER.password);
     await screenshot(phone, '25-phone-sign-in');
     await phone.getByRole('button', { name: 'Sign in' }).click();
-    await phone.getByRole('textbox', { name: 'Code', exact: true }).fill(await freshTotp(ownerSecret));
+    // A lost phone: a recovery code signs in once and says how many are left.
+    await phone.getByRole('button', { name: 'Lost your phone? Use a recovery code' }).click();
+    await phone
+      .getByRole('textbox', { name: 'Recovery code', exact: true })
+      .fill(ownerRecoveryCodes[0] ?? '');
     await phone.getByRole('button', { name: 'Verify' }).click();
+    await phone
+      .getByText(`You have ${ownerRecoveryCodes.length - 1} recovery codes left.`, { exact: false })
+      .waitFor();
+    await screenshot(phone, '25b-phone-recovery-code');
+    await phone.getByRole('button', { name: 'Continue' }).click();
     await phone.getByTestId('file-table').waitFor();
     await screenshot(phone, '26-phone-files');
     await phone.getByRole('button', { name: 'Open navigation' }).click();

@@ -131,18 +131,25 @@ export function SecondFactorPage() {
   if (left !== null) {
     return (
       <FullPageCentre>
-        <Card withBorder radius="lg" p="xl" shadow="xs">
-          <Stack>
-            <Title order={1} fz={22}>
-              Signed in with a recovery code
-            </Title>
-            <Text>
-              You have {left} recovery {left === 1 ? 'code' : 'codes'} left. If you lost your phone, set up
-              two-factor sign-in again on the Account page and keep the new codes safe.
-            </Text>
-            <Button onClick={() => void refresh()}>Continue</Button>
-          </Stack>
-        </Card>
+        <Stack gap="lg">
+          <Brand size="lg" />
+          <Card withBorder radius="lg" p="xl" shadow="xs">
+            <Stack>
+              <Title order={1} fz={22}>
+                Signed in with a recovery code
+              </Title>
+              <Text>
+                You have {left} recovery {left === 1 ? 'code' : 'codes'} left.
+              </Text>
+              <Text size="sm" c="dimmed">
+                If you lost your phone, ask an administrator of your organisation to reset your two-factor
+                sign-in, then set it up on your new phone. You can get a fresh set of recovery codes on the
+                Account page.
+              </Text>
+              <Button onClick={() => void refresh()}>Continue</Button>
+            </Stack>
+          </Card>
+        </Stack>
       </FullPageCentre>
     );
   }
