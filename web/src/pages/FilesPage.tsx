@@ -14,6 +14,7 @@ import {
   Tooltip,
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
+import { notifications } from '@mantine/notifications';
 import {
   IconArrowDown,
   IconArrowUp,
@@ -179,12 +180,31 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
   };
 
   const trash = async (node: NodeItem) => {
-    if (
-      await attempt(
-        () => del(`/nodes/${node.id}`),
-        `“${node.name}” moved to the trash. You can restore it from Trash.`,
-      )
-    ) {
+    if (await attempt(() => del(`/nodes/${node.id}`))) {
+      const id = `trash-${node.id}`;
+      notifications.show({
+        id,
+        color: 'teal',
+        autoClose: 8000,
+        message: (
+          <Group justify="space-between" wrap="nowrap" gap="sm">
+            <span>“{node.name}” moved to the trash.</span>
+            <Button
+              size="compact-sm"
+              variant="subtle"
+              onClick={() => {
+                notifications.hide(id);
+                void attempt(() => post(`/trash/${node.id}/restore`), `“${node.name}” is back.`).then(() => {
+                  void load();
+                  foldersChanged();
+                });
+              }}
+            >
+              Undo
+            </Button>
+          </Group>
+        ),
+      });
       await load();
       foldersChanged();
     }
