@@ -447,6 +447,26 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
       .getByRole('link', { name: 'Files', exact: true })
       .click();
     await ownerPage.locator('[data-testid="file-row"][data-name="photo.png"]').waitFor();
+
+    // Several at once: select two rows, move both to the trash, restore both.
+    await ownerPage.getByRole('checkbox', { name: 'Select big.bin' }).check();
+    await ownerPage.getByRole('checkbox', { name: 'Select dropped.txt' }).check();
+    await ownerPage.getByText('2 selected').waitFor();
+    await screenshot(ownerPage, '15b-selection');
+    await ownerPage
+      .getByRole('group', { name: 'Selection' })
+      .getByRole('button', { name: 'Move to trash' })
+      .click();
+    await ownerPage.locator('[data-testid="file-row"][data-name="big.bin"]').waitFor({ state: 'detached' });
+    await ownerPage.getByRole('link', { name: 'Trash' }).click();
+    await ownerPage.getByRole('button', { name: 'Restore big.bin' }).click();
+    await ownerPage.getByRole('button', { name: 'Restore dropped.txt' }).click();
+    await ownerPage.getByText('The trash is empty').waitFor();
+    await ownerPage
+      .getByRole('navigation', { name: 'Main' })
+      .getByRole('link', { name: 'Files', exact: true })
+      .click();
+    await ownerPage.locator('[data-testid="file-row"][data-name="big.bin"]').waitFor();
   });
 
   step('creates a share link with a password that works in a fresh browser', async () => {

@@ -4,6 +4,7 @@ import {
   Button,
   Card,
   Center,
+  Checkbox,
   Group,
   Loader,
   Menu,
@@ -39,7 +40,7 @@ import {
 } from '@tabler/icons-react';
 import { useCallback, useEffect, useRef, useState, type DragEvent, type ReactNode } from 'react';
 import { ApiError, del, get, patch, post, type NodeDetail, type NodeItem } from '../api.ts';
-import { attempt, EmptyState, ErrorNotice, PageHeader } from '../components/common.tsx';
+import { attempt, EmptyState, ErrorNotice, notifyDone, PageHeader } from '../components/common.tsx';
 import {
   NameDialog,
   PreviewDialog,
@@ -80,6 +81,8 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
   const [versionsOf, setVersionsOf] = useState<NodeItem | null>(null);
   const [sharing, setSharing] = useState<NodeItem | null>(null);
   const [previewing, setPreviewing] = useState<NodeItem | null>(null);
+  const [selected, setSelected] = useState<Set<string>>(new Set());
+  const [bulkMoving, setBulkMoving] = useState(false);
 
   const currentId = detail?.node.id;
 
@@ -110,6 +113,7 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
 
   useEffect(() => {
     setItems(null);
+    setSelected(new Set());
   }, [folderId]);
 
   useEffect(() => {
@@ -208,6 +212,26 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
       await load();
       foldersChanged();
     }
+  };
+
+  const chosen = (items ?? []).filter((n) => selected.has(n.id));
+
+  const trashSelected = async () => {
+    const list = chosen;
+    let done = 0;
+    for (const node of list) {
+      if (await attempt(() => del(`/nodes/${node.id}`))) {
+        done += 1;
+      }
+    }
+    setSelected(new Set());
+    if (done > 0) {
+      notifyDone(
+        `${done} ${done === 1 ? 'item' : 'items'} moved to the trash. You can restore them from Trash.`,
+      );
+    }
+    await load();
+    foldersChanged();
   };
 
   const who = (id: string | null) => {
@@ -339,7 +363,33 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
               { value: 'size:asc', label: 'Smallest first' },
             ]}
           />
-          {canWrite ? (
+          {canWrite && chosen.length > 0 ? (
+            <Group gap="xs" wrap="wrap" role="group" aria-label="Selection">
+              <Text size="sm" fw={600}>
+                {chosen.length} selected
+              </Text>
+              <Button
+                size="xs"
+                variant="default"
+                leftSection={<IconTransfer size={14} />}
+                onClick={() => setBulkMoving(true)}
+              >
+                Move to…
+              </Button>
+              <Button
+                size="xs"
+                variant="light"
+                color="red"
+                leftSection={<IconTrash size={14} />}
+                onClick={() => void trashSelected()}
+              >
+                Move to trash
+              </Button>
+              <Button size="xs" variant="subtle" color="gray" onClick={() => setSelected(new Set())}>
+                Clear selection
+              </Button>
+            </Group>
+          ) : canWrite ? (
             <Text size="xs" c="dimmed" visibleFrom="sm">
               Tip: drag files from your computer onto this page to upload them.
             </Text>
@@ -380,6 +430,19 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
             >
               <Table.Thead>
                 <Table.Tr>
+                  {canWrite ? (
+                    <Table.Th w={36}>
+                      <Checkbox
+                        size="xs"
+                        aria-label="Select everything in this folder"
+                        checked={items.length > 0 && chosen.length === items.length}
+                        indeterminate={chosen.length > 0 && chosen.length < items.length}
+                        onChange={(e) =>
+                          setSelected(e.currentTarget.checked ? new Set(items.map((n) => n.id)) : new Set())
+                        }
+                      />
+                    </Table.Th>
+                  ) : null}
                   <Table.Th>
                     <SortButton
                       label="Name"
@@ -416,7 +479,30 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
               </Table.Thead>
               <Table.Tbody>
                 {items.map((node) => (
-                  <Table.Tr key={node.id} data-testid="file-row" data-name={node.name}>
+                  <Table.Tr
+                    key={node.id}
+                    data-testid="file-row"
+                    data-name={node.name}
+                    bg={selected.has(node.id) ? 'var(--mantine-color-custodia-0)' : undefined}
+                  >
+                    {canWrite ? (
+                      <Table.Td>
+                        <Checkbox
+                          size="xs"
+                          aria-label={`Select ${node.name}`}
+                          checked={selected.has(node.id)}
+                          onChange={(e) => {
+                            const next = new Set(selected);
+                            if (e.currentTarget.checked) {
+                              next.add(node.id);
+                            } else {
+                              next.delete(node.id);
+                            }
+                            setSelected(next);
+                          }}
+                        />
+                      </Table.Td>
+                    ) : null}
                     <Table.Td style={{ maxWidth: 0, width: '100%' }}>
                       <button
                         type="button"
@@ -506,6 +592,22 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
         onClose={() => setMoving(null)}
         onPick={async (parentId) => {
           await patch(`/nodes/${moving?.id}`, { parentId });
+          await load();
+          foldersChanged();
+        }}
+      />
+      <FolderPicker
+        opened={bulkMoving}
+        title={`Move ${chosen.length} ${chosen.length === 1 ? 'item' : 'items'}`}
+        startId={currentId ?? null}
+        excludeId={chosen.length === 1 && chosen[0]?.kind === 'folder' ? chosen[0].id : undefined}
+        confirmLabel="Move"
+        onClose={() => setBulkMoving(false)}
+        onPick={async (parentId) => {
+          for (const node of chosen) {
+            await patch(`/nodes/${node.id}`, { parentId });
+          }
+          setSelected(new Set());
           await load();
           foldersChanged();
         }}
