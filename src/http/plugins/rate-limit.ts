@@ -27,7 +27,8 @@ export const rateLimitPlugin = fp(
     app.addHook('onRequest', async (request) => {
       // Whoever keeps hitting "not found" (guessing routes, ids or tokens) is slowed down everywhere.
       if (
-        (await options.throttles.count(`rate:not-found:${request.ip}`, now(), WINDOW_MS)) >= options.notFoundPerMinute
+        (await options.throttles.count(`rate:not-found:${request.ip}`, now(), WINDOW_MS)) >=
+        options.notFoundPerMinute
       ) {
         throw new ThrottledError(Math.ceil(WINDOW_MS / 1000));
       }
