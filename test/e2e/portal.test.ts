@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, BrowserContext, Download, Page } from 'playwright-core';
 import {
+  accessibilityProblems,
   browserSkipReason,
   launchBrowser,
   screenshot,
@@ -54,6 +55,8 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
   let server: PortalServer;
   let browser: Browser;
   const traffic = new TrafficRecorder();
+  const a11y: string[] = [];
+  const audit = async (page: Page, label: string) => a11y.push(...(await accessibilityProblems(page, label)));
   const contexts: BrowserContext[] = [];
   let operatorPage: Page;
   let ownerPage: Page;
@@ -147,6 +150,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await operatorPage.getByRole('textbox', { name: 'Password', exact: true }).fill(OPERATOR.password);
     await operatorPage.getByRole('textbox', { name: 'Password again', exact: true }).fill(OPERATOR.password);
     await screenshot(operatorPage, '01-setup');
+    await audit(operatorPage, 'setup');
     await operatorPage.getByRole('button', { name: 'Create operator admin' }).click();
     await operatorPage.getByRole('heading', { name: 'Account and security' }).waitFor();
     await operatorPage.getByText('You are set up').waitFor();
@@ -161,6 +165,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await operatorPage.getByRole('button', { name: 'Done' }).click();
     await operatorPage.getByText('On. Signing in needs your password').waitFor();
     await screenshot(operatorPage, '04-account');
+    await audit(operatorPage, 'account');
   });
 
   step('the operator creates an organisation and gets its owner invitation link', async () => {
@@ -180,6 +185,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     assert.match(ownerInviteLink, new RegExp(`^${server.url}/invite#`));
     await operatorPage.getByTestId('tenant-row').filter({ hasText: 'Acme Ltd' }).waitFor();
     await screenshot(operatorPage, '05-operator-console');
+    await audit(operatorPage, 'operator console');
   });
 
   step('the owner accepts the invitation and lands in an empty file browser', async () => {
@@ -211,9 +217,11 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await ownerPage.getByRole('alert').waitFor();
     await ownerPage.getByRole('textbox', { name: 'Password', exact: true }).fill(OWNER.password);
     await screenshot(ownerPage, '08-sign-in-error');
+    await audit(ownerPage, 'sign-in');
     await ownerPage.getByRole('button', { name: 'Sign in' }).click();
     await ownerPage.getByRole('heading', { name: 'Two-factor sign-in' }).waitFor();
     await screenshot(ownerPage, '09-second-factor');
+    await audit(ownerPage, 'second factor');
     // The next 30-second step: still valid (±1 step), and never the code used at enrolment.
     await ownerPage.getByRole('textbox', { name: 'Code', exact: true }).fill(await freshTotp(ownerSecret));
     await ownerPage.getByRole('button', { name: 'Verify' }).click();
@@ -241,6 +249,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await ownerPage.getByTestId('file-table').dispatchEvent('drop', { dataTransfer });
     await ownerPage.locator('[data-testid="file-row"][data-name="dropped.txt"]').waitFor();
     await screenshot(ownerPage, '10-files-uploaded');
+    await audit(ownerPage, 'files');
   });
 
   step('a large upload whose connection is cut resumes and arrives intact', async () => {
@@ -423,6 +432,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await ownerPage.getByRole('menuitem', { name: 'Version history' }).click();
     await ownerPage.getByTestId('version-2').waitFor();
     await screenshot(ownerPage, '14-versions');
+    await audit(ownerPage, 'versions dialog');
     await ownerPage.getByTestId('version-1').getByRole('button', { name: 'Restore' }).click();
     await ownerPage.getByTestId('version-3').getByText('Current').waitFor();
     await ownerPage.keyboard.press('Escape');
@@ -482,6 +492,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     assert.match(shareLink, new RegExp(`^${server.url}/s/[A-Za-z0-9_-]+$`));
     await dialog.getByTestId('share-link-row').waitFor();
     await screenshot(ownerPage, '16-share-dialog');
+    await audit(ownerPage, 'share dialog');
     await ownerPage.keyboard.press('Escape');
 
     const stranger = await newPage({ width: 390, height: 760 });
@@ -492,6 +503,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await stranger.getByRole('button', { name: 'Unlock' }).click();
     await stranger.getByRole('alert').waitFor();
     await screenshot(stranger, '17-public-share-password');
+    await audit(stranger, 'public share');
     await stranger.getByRole('textbox', { name: 'Password', exact: true }).fill('open sesame 42');
     await stranger.getByRole('button', { name: 'Unlock' }).click();
     await stranger.getByTestId('shared-name').filter({ hasText: 'contract.pdf' }).waitFor();
@@ -517,6 +529,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
       .getByRole('textbox', { name: 'Invitation link', exact: true })
       .inputValue();
     await screenshot(ownerPage, '19-members');
+    await audit(ownerPage, 'members');
 
     const guest = await newPage();
     guestPage = guest;
@@ -541,6 +554,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await guest.getByTestId('shared-folder').filter({ hasText: 'Audit 2026' }).click();
     await guest.locator('[data-testid="file-row"][data-name="q3-report.txt"]').waitFor();
     await screenshot(guest, '21-guest-folder');
+    await audit(guest, 'guest folder');
     assert.equal(await guest.getByRole('link', { name: 'Trash' }).count(), 0);
     assert.equal(await guest.getByRole('link', { name: 'Organisation' }).count(), 0);
     // Outside the folder: the top folder and the member list answer as if they did not exist.
@@ -565,6 +579,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await ownerPage.getByLabel('Require two-factor sign-in for everyone').check();
     await ownerPage.getByText('Two-factor sign-in is now required.').waitFor();
     await screenshot(ownerPage, '22-settings');
+    await audit(ownerPage, 'settings');
     // The guest has no second factor yet: their next page load asks them to set one up first.
     await guestPage.reload();
     await guestPage.getByRole('heading', { name: 'Set up two-factor sign-in' }).waitFor();
@@ -579,6 +594,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await ownerPage.getByRole('link', { name: 'Compliance centre' }).click();
     await ownerPage.getByRole('heading', { name: 'Records of processing' }).waitFor();
     await screenshot(ownerPage, '24-compliance');
+    await audit(ownerPage, 'compliance centre');
   });
 
   step('works at phone width', async () => {
@@ -601,6 +617,7 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     await phone.getByRole('button', { name: 'Continue' }).click();
     await phone.getByTestId('file-table').waitFor();
     await screenshot(phone, '26-phone-files');
+    await audit(phone, 'files at phone width');
     await phone.getByRole('button', { name: 'Open navigation' }).click();
     await phone.getByRole('link', { name: 'Trash' }).waitFor();
     await screenshot(phone, '27-phone-navigation');
@@ -657,5 +674,6 @@ describe('web portal in a browser', { skip, timeout: 280_000 }, () => {
     );
     assert.ok(traffic.urls.length > 50, 'the recorder saw the whole journey');
     assert.deepEqual(traffic.cspViolations, [], 'the strict CSP never had to block anything');
+    assert.deepEqual(a11y, [], 'axe-core finds no serious or critical accessibility problem');
   });
 });

@@ -13,6 +13,7 @@ import {
   Text,
   Title,
   UnstyledButton,
+  VisuallyHidden,
   Button,
 } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
@@ -201,15 +202,16 @@ function Shell({ me, pathname, children }: { me: Me; pathname: string; children:
           </Group>
           <Menu position="bottom-end" width={260} withinPortal>
             <Menu.Target>
-              <UnstyledButton aria-label="Your account" data-testid="user-menu">
+              <UnstyledButton data-testid="user-menu">
                 <Group gap={8} wrap="nowrap">
-                  <Avatar size={32} radius="xl" color="custodia">
+                  <Avatar size={32} radius="xl" color="custodia" aria-hidden>
                     {initials(me.user.displayName)}
                   </Avatar>
                   <Text size="sm" fw={500} visibleFrom="sm" truncate maw={180}>
                     {me.user.displayName}
                   </Text>
-                  <IconChevronDown size={14} />
+                  <VisuallyHidden>Account menu</VisuallyHidden>
+                  <IconChevronDown size={14} aria-hidden />
                 </Group>
               </UnstyledButton>
             </Menu.Target>
