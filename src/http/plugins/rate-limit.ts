@@ -12,6 +12,7 @@ declare module 'fastify' {
 }
 
 const WINDOW_MS = 60_000;
+const HEALTH_ROUTES = new Set(['/healthz', '/readyz']);
 
 /**
  * Per-address limits (CUSTODIA_RATE_LIMIT_PER_MINUTE, CUSTODIA_NOT_FOUND_LIMIT_PER_MINUTE; the 404 one
@@ -25,10 +26,16 @@ export const rateLimitPlugin = fp(
   ) => {
     const now = () => options.clock.now();
     app.addHook('onRequest', async (request) => {
-      // Whoever keeps hitting "not found" (guessing routes, ids or tokens) is slowed down everywhere.
+      if (HEALTH_ROUTES.has(request.url)) {
+        return; // probes must answer even when the database does not
+      }
+      // Anonymous callers who keep hitting "not found" (guessing routes, ids or tokens) are slowed
+      // down everywhere. Signed-in callers are known and audited, and skip this extra query.
+      const isAnonymous = !request.headers.authorization && !request.headers.cookie;
       if (
+        isAnonymous &&
         (await options.throttles.count(`rate:not-found:${request.ip}`, now(), WINDOW_MS)) >=
-        options.notFoundPerMinute
+          options.notFoundPerMinute
       ) {
         throw new ThrottledError(Math.ceil(WINDOW_MS / 1000));
       }
@@ -44,10 +51,12 @@ export const rateLimitPlugin = fp(
         throw new ThrottledError(Math.ceil(WINDOW_MS / 1000));
       }
     });
-    app.addHook('onResponse', async (request, reply) => {
-      if (reply.statusCode === 404) {
+    // Counted before the answer leaves (onSend), so the next request already sees this one.
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (reply.statusCode === 404 && !HEALTH_ROUTES.has(request.url)) {
         await options.throttles.hit(`rate:not-found:${request.ip}`, now(), WINDOW_MS);
       }
+      return payload;
     });
   },
 );
