@@ -1,5 +1,6 @@
 import { KeyObject, createCipheriv, createDecipheriv, createSecretKey, randomFillSync } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { noteBufferTraffic } from '../shared/buffer-traffic.ts';
 import { IntegrityError } from '../shared/errors.ts';
 
 /**
@@ -327,6 +328,7 @@ export class DecryptingStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    noteBufferTraffic(chunk.length);
     if (chunk.length > 0) {
       this.#parts.push(chunk);
       this.#partsLength += chunk.length;

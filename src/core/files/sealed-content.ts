@@ -1,8 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform, pipeline, type TransformCallback } from 'node:stream';
+import { OffThreadSha256 } from '../crypto/off-thread-sha256.ts';
 import { DecryptingStream, EncryptingStream, cipherRangeFor, sealBlob } from '../crypto/segmented-format.ts';
 import type { KeyService } from '../crypto/key.service.ts';
 import type { Clock } from '../shared/clock.ts';
+import { noteBufferTraffic } from '../shared/buffer-traffic.ts';
 import { IntegrityError, QuotaExceededError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import { LengthMismatchError } from './files.errors.ts';
@@ -115,9 +117,15 @@ export class SealedContent {
     try {
       await this.#blobs.put(blobKey, sealed);
     } catch (error) {
+      meter.destroy();
       throw meter.failure ?? error;
     }
-    return { size: meter.bytes, sha256: meter.digest() };
+    try {
+      return { size: meter.bytes, sha256: await meter.digest() };
+    } catch (error) {
+      await this.#blobs.delete(blobKey).catch(() => undefined); // stored, but its hash is unknown
+      throw error;
+    }
   }
 
   /**
@@ -249,11 +257,14 @@ async function readWhole(
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes);
 }
 
-/** Counts and hashes plaintext on its way in and enforces the byte limits. */
+/**
+ * Counts and hashes plaintext on its way in and enforces the byte limits. The hash is computed on a
+ * worker thread (OffThreadSha256), which takes the largest single cost off the event loop.
+ */
 class MeteringStream extends Transform {
   bytes = 0;
   failure: Error | undefined;
-  readonly #hash = createHash('sha256');
+  readonly #hash = new OffThreadSha256();
   readonly #maxBytes: number;
   readonly #declared: number | undefined;
 
@@ -276,12 +287,24 @@ class MeteringStream extends Transform {
       done(this.failure);
       return;
     }
-    this.#hash.update(chunk);
+    noteBufferTraffic(chunk.length);
+    const isRingFull = this.#hash.update(chunk);
+    if (isRingFull) {
+      isRingFull.then(() => done(null, chunk), done);
+      return;
+    }
     done(null, chunk);
   }
 
-  digest(): string {
-    return this.#hash.digest('hex');
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    if (error || !this.writableFinished) {
+      this.#hash.abort();
+    }
+    done(error);
+  }
+
+  digest(): Promise<string> {
+    return this.#hash.digest();
   }
 }
 
