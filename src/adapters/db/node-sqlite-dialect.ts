@@ -138,8 +138,7 @@ class GroupCommitDriver implements Driver {
     }
     member.isInTransaction = false;
     member.hasWritten = false;
-    this.#db.exec(`ROLLBACK TO ${MEMBER}`);
-    this.#db.exec(`RELEASE ${MEMBER}`);
+    this.#rollbackMember();
   }
 
   async savepoint(connection: DatabaseConnection, name: string): Promise<void> {
@@ -192,8 +191,7 @@ class GroupCommitDriver implements Driver {
       this.#db.exec(`RELEASE ${MEMBER}`);
       return result;
     } catch (error) {
-      this.#db.exec(`ROLLBACK TO ${MEMBER}`);
-      this.#db.exec(`RELEASE ${MEMBER}`);
+      this.#rollbackMember();
       throw error;
     }
   }
@@ -265,6 +263,38 @@ class GroupCommitDriver implements Driver {
     }
   }
 
+  /**
+   * Undoes the current member's work. Some errors (a full disk, an I/O error) make SQLite roll back
+   * the whole transaction by itself; then the batch is lost and every member still waiting in it is
+   * told so, rather than told later that a COMMIT with nothing to commit succeeded.
+   */
+  #rollbackMember(): void {
+    if (this.#db.isTransaction) {
+      try {
+        this.#db.exec(`ROLLBACK TO ${MEMBER}`);
+        this.#db.exec(`RELEASE ${MEMBER}`);
+        return;
+      } catch (error) {
+        this.#abandonBatch(error);
+        throw error;
+      }
+    }
+    this.#abandonBatch(new Error('SQLite rolled the transaction back'));
+  }
+
+  #abandonBatch(error: unknown): void {
+    const batch = this.#batch;
+    this.#batch = undefined;
+    if (this.#db.isTransaction) {
+      try {
+        this.#db.exec('ROLLBACK');
+      } catch {
+        // Nothing more to undo.
+      }
+    }
+    batch?.reject(error);
+  }
+
   /** Commits the open batch, if any (the caller holds the lock). */
   #commitBatch(): void {
     const batch = this.#batch;
@@ -273,6 +303,9 @@ class GroupCommitDriver implements Driver {
     }
     this.#batch = undefined;
     try {
+      if (!this.#db.isTransaction) {
+        throw new Error('SQLite rolled the transaction back');
+      }
       this.#db.exec('COMMIT');
       batch.resolve();
     } catch (error) {
