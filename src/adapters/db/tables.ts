@@ -19,6 +19,17 @@ export interface Database {
   folder_grants: { tenant_id: string; node_id: string; user_id: string; access: string; created_at: number };
   audit_events: AuditEventTable;
   audit_heads: { log_id: string; seq: number; last_hash: string | null };
+  audit_checkpoints: AuditCheckpointTable;
+  audit_signing_keys: {
+    key_id: string;
+    public_key: string;
+    created_at: number;
+    retired_at: number | null;
+  };
+  alert_rules: AlertRuleTable;
+  alert_cursors: { log_id: string; last_seq: number; updated_at: number };
+  alerts: AlertTable;
+  alert_deliveries: AlertDeliveryTable;
   jobs: JobTable;
   process_leases: ProcessLeaseTable;
   blob_intents: BlobIntentTable;
@@ -35,6 +46,13 @@ export interface TenantTable {
   require_mfa: Generated<number>;
   created_at: number;
   suspended_at: number | null;
+  /** Days before IP addresses and user agents in the activity log are expunged (30–90). */
+  telemetry_retention_days: Generated<number>;
+  /** While set, telemetry is not expunged (an investigation needs it). */
+  forensic_hold_since: number | null;
+  forensic_hold_reason: string | null;
+  /** JSON array of CIDR ranges members may work from; null = anywhere. */
+  allowed_ip_ranges: string | null;
 }
 
 export interface UserTable {
@@ -196,6 +214,72 @@ export interface AuditEventTable {
   payload_hash: string | null;
   prev_hash: string | null;
   entry_hash: string | null;
+  /** Erased with ip/user_agent when telemetry retention ends; telemetry_hash stays (it is chained). */
+  telemetry_salt: string | null;
+  telemetry_hash: string | null;
+  /** The file the event concerns, for per-file reports. */
+  file_id: string | null;
+  telemetry_expired_at: number | null;
+}
+
+export interface AuditCheckpointTable {
+  log_id: string;
+  seq: number;
+  entry_hash: string;
+  created_at: number;
+  key_id: string;
+  signature: string;
+}
+
+export interface AlertRuleTable {
+  id: string;
+  tenant_id: string;
+  /** bulk_download | sign_in_failures | outside_ip_ranges | share_link_many_ips */
+  kind: string;
+  name: string;
+  threshold: number;
+  window_seconds: number;
+  enabled: Generated<number>;
+  webhook_url: string | null;
+  /** The webhook signing secret, sealed with the tenant's 'secrets' key. */
+  webhook_secret_enc: string | null;
+  /** Comma-separated recipients. */
+  email_to: string | null;
+  created_by: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface AlertTable {
+  id: string;
+  tenant_id: string;
+  rule_id: string;
+  kind: string;
+  dedupe_key: string;
+  subject: string;
+  summary: string;
+  details: string | null;
+  first_seq: number;
+  last_seq: number;
+  fired_at: number;
+  acknowledged_at: number | null;
+  acknowledged_by: string | null;
+}
+
+export interface AlertDeliveryTable {
+  id: string;
+  tenant_id: string;
+  alert_id: string;
+  /** webhook | email */
+  channel: string;
+  target: string;
+  /** pending | delivered | failed */
+  status: string;
+  attempts: Generated<number>;
+  next_attempt_at: number | null;
+  last_error: string | null;
+  delivered_at: number | null;
+  created_at: number;
 }
 
 export interface JobTable {
