@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Kysely } from 'kysely';
 import { LocalDiskBlobStore } from './adapters/blobs/local-disk-blob-store.ts';
-import { openDatabase, type DatabaseHandle } from './adapters/db/database.ts';
+import { assertReachable, openDatabase, type DatabaseHandle } from './adapters/db/database.ts';
 import { migrateToLatest } from './adapters/db/migrate.ts';
 import { KyselyProcessRegistry } from './adapters/db/process-registry.ts';
 import { MIGRATIONS } from './adapters/db/migrations/index.ts';
@@ -69,6 +69,10 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     : openDatabase<KeyStoreTables>(config.keystoreUrl, { poolSize: 4 });
   let processes: KyselyProcessRegistry | undefined;
   try {
+    await assertReachable(database.db, 'CUSTODIA_DATABASE_URL', config.databaseUrl);
+    if (keyDatabase) {
+      await assertReachable(keyDatabase.db, 'CUSTODIA_KEYSTORE_URL', config.keystoreUrl);
+    }
     if (config.migrateOnStart) {
       await migrateToLatest(database.db, MIGRATIONS);
     }

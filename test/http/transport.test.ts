@@ -17,7 +17,7 @@ import {
   type TestContext,
 } from '../support/build-app.ts';
 import { dialectsUnderTest } from '../support/dialects.ts';
-import { runMain } from '../support/server-process.ts';
+import { freePort, runMain } from '../support/server-process.ts';
 
 /**
  * The issue's Transport and Health sections: strict headers on every kind of response, HTTPS with
@@ -401,4 +401,23 @@ describe('configuration errors at start-up', { concurrency: true }, () => {
       assert.equal(result.stdout, '');
     });
   }
+
+  it('should name CUSTODIA_DATABASE_URL, without its password, when the database cannot be reached', async () => {
+    const port = await freePort(); // nothing listens there
+    const result = await runMain({
+      env: {
+        CUSTODIA_DATA_DIR: dataDir,
+        CUSTODIA_DATABASE_URL: `postgres://app:s3cret-pw@127.0.0.1:${port}/custodia`,
+      },
+    });
+
+    assert.notEqual(result.code, 0);
+    const lines = result.stderr.split('\n').filter((line) => line.trim() !== '');
+    assert.equal(lines.length, 1, result.stderr);
+    assert.match(
+      lines[0] ?? '',
+      /cannot reach the database named by CUSTODIA_DATABASE_URL \(postgres:\/\/app:\*\*\*@127\.0\.0\.1:/,
+    );
+    assert.doesNotMatch(result.stderr, /s3cret-pw/);
+  });
 });

@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import { NodeSqliteDialect } from './node-sqlite-dialect.ts';
 
@@ -20,6 +20,34 @@ pg.types.setTypeParser(20, (value: string) => Number(value));
  * Opens the metadata store named by `url`: `sqlite:<path>` (Node's built-in SQLite, no native build)
  * or `postgres://…`. The same Kysely queries run on both.
  */
+/**
+ * Fails with one line that names the setting when the database cannot be reached, instead of a bare
+ * "connect ECONNREFUSED" from deep inside the first migration. The password is never printed.
+ */
+export async function assertReachable<DB>(db: Kysely<DB>, setting: string, url: string): Promise<void> {
+  try {
+    await sql`select 1`.execute(db);
+  } catch (error) {
+    throw new Error(
+      `cannot reach the database named by ${setting} (${redactUrl(url)}): ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+/** The URL with any password replaced, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) {
+      parsed.password = '***';
+    }
+    return parsed.toString();
+  } catch {
+    return url.split(':')[0] + ':…';
+  }
+}
+
 export function openDatabase<DB>(url: string, options: { poolSize?: number } = {}): DatabaseHandle<DB> {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
