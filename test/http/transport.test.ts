@@ -330,6 +330,24 @@ for (const dialect of await dialectsUnderTest()) {
     it('should ignore X-Forwarded-For from a peer that is not a configured proxy', async () => {
       assert.equal(await auditedIp(proxied, '192.0.2.10', '203.0.113.50'), '192.0.2.10');
     });
+
+    it('should send HSTS when a configured proxy terminated TLS, and not when anyone else claims it', async () => {
+      const viaProxy = await proxied.app.inject({
+        url: '/healthz',
+        remoteAddress: '10.1.2.3',
+        headers: { 'x-forwarded-proto': 'https' },
+      });
+      const viaStranger = await proxied.app.inject({
+        url: '/healthz',
+        remoteAddress: '192.0.2.10',
+        headers: { 'x-forwarded-proto': 'https' },
+      });
+      const plainViaProxy = await proxied.app.inject({ url: '/healthz', remoteAddress: '10.1.2.3' });
+
+      assert.match(String(viaProxy.headers['strict-transport-security']), /^max-age=\d{8,}/);
+      assert.equal(viaStranger.headers['strict-transport-security'], undefined);
+      assert.equal(plainViaProxy.headers['strict-transport-security'], undefined);
+    });
   });
 
   describe(`health endpoints (${dialect})`, () => {

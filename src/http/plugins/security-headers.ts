@@ -3,17 +3,20 @@ import fp from 'fastify-plugin';
 
 /**
  * Strict headers on every response: a CSP that allows only our own origin (no third-party hosts of
- * any kind), no framing, no sniffing, no referrer leaks of share-link tokens, and HSTS under TLS.
+ * any kind), no framing, no sniffing, no referrer leaks of share-link tokens, and HSTS under TLS
+ * (ours, or a configured proxy's).
  */
 export const securityHeadersPlugin = fp(async (app: FastifyInstance, options: { isTls: boolean }) => {
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', async (request, reply) => {
     reply.header('x-content-type-options', 'nosniff');
     reply.header('x-frame-options', 'DENY');
     reply.header('referrer-policy', 'no-referrer');
     reply.header('cross-origin-opener-policy', 'same-origin');
     reply.header('cross-origin-resource-policy', 'same-origin');
     reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=(), interest-cohort=()');
-    if (options.isTls) {
+    // Behind a TLS-terminating proxy, request.protocol is 'https' only when a configured proxy said so
+    // (X-Forwarded-Proto is ignored from anyone else), so HSTS cannot be switched on by a client.
+    if (options.isTls || request.protocol === 'https') {
       reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
     }
     // Routes that serve their own policy (file content, the API explorer) keep it, confined.
