@@ -2,6 +2,11 @@ import { Button, Card, Loader, PasswordInput, Stack, Text, TextInput, Title } fr
 import { useEffect, useState, type FormEvent } from 'react';
 import { get, post, rememberCsrf, ROLE_LABEL, type Role } from '../api.ts';
 import { Brand, ErrorNotice, FullPageCentre } from '../components/common.tsx';
+import {
+  EMPTY_NEW_PASSWORD,
+  NewPasswordFields,
+  newPasswordProblem,
+} from '../components/NewPasswordFields.tsx';
 import { navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
 
@@ -19,8 +24,9 @@ export function InvitePage() {
   const [info, setInfo] = useState<InvitationInfo | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [name, setName] = useState('');
-  const [password, setPassword] = useState('');
-  const [repeat, setRepeat] = useState('');
+  // An existing account confirms its current password in `password`; a new one chooses it twice.
+  const [newPassword, setNewPassword] = useState(EMPTY_NEW_PASSWORD);
+  const password = newPassword.password;
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -41,8 +47,9 @@ export function InvitePage() {
     if (!info) {
       return;
     }
-    if (!info.hasAccount && password !== repeat) {
-      setError(new Error('The two passwords are different. Type the same password twice.'));
+    const problem = info.hasAccount ? null : newPasswordProblem(newPassword);
+    if (problem) {
+      setError(problem);
       return;
     }
     setBusy(true);
@@ -108,7 +115,7 @@ export function InvitePage() {
                     autoComplete="current-password"
                     required
                     value={password}
-                    onChange={(e) => setPassword(e.currentTarget.value)}
+                    onChange={(e) => setNewPassword({ password: e.currentTarget.value, repeat: '' })}
                   />
                 ) : (
                   <>
@@ -120,20 +127,10 @@ export function InvitePage() {
                       value={name}
                       onChange={(e) => setName(e.currentTarget.value)}
                     />
-                    <PasswordInput
-                      label="Choose a password"
+                    <NewPasswordFields
                       description="At least 12 characters."
-                      autoComplete="new-password"
-                      required
-                      value={password}
-                      onChange={(e) => setPassword(e.currentTarget.value)}
-                    />
-                    <PasswordInput
-                      label="Password again"
-                      autoComplete="new-password"
-                      required
-                      value={repeat}
-                      onChange={(e) => setRepeat(e.currentTarget.value)}
+                      value={newPassword}
+                      onChange={setNewPassword}
                     />
                   </>
                 )}

@@ -1,7 +1,12 @@
-import { Alert, Button, Card, Loader, PasswordInput, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Card, Loader, Stack, Text, TextInput, Title } from '@mantine/core';
 import { useEffect, useState, type FormEvent } from 'react';
 import { get, post, rememberCsrf } from '../api.ts';
 import { Brand, ErrorNotice, FullPageCentre } from '../components/common.tsx';
+import {
+  EMPTY_NEW_PASSWORD,
+  NewPasswordFields,
+  newPasswordProblem,
+} from '../components/NewPasswordFields.tsx';
 import { navigate } from '../router.tsx';
 import { useSession } from '../session.tsx';
 
@@ -12,8 +17,7 @@ export function SetupPage() {
   const [pending, setPending] = useState<boolean | null>(null);
   const [email, setEmail] = useState('');
   const [name, setName] = useState('');
-  const [password, setPassword] = useState('');
-  const [repeat, setRepeat] = useState('');
+  const [newPassword, setNewPassword] = useState(EMPTY_NEW_PASSWORD);
   const [error, setError] = useState<unknown>(null);
   const [busy, setBusy] = useState(false);
 
@@ -28,10 +32,12 @@ export function SetupPage() {
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (password !== repeat) {
-      setError(new Error('The two passwords are different. Type the same password twice.'));
+    const problem = newPasswordProblem(newPassword);
+    if (problem) {
+      setError(problem);
       return;
     }
+    const { password } = newPassword;
     setBusy(true);
     setError(null);
     try {
@@ -96,21 +102,7 @@ export function SetupPage() {
                   value={name}
                   onChange={(e) => setName(e.currentTarget.value)}
                 />
-                <PasswordInput
-                  label="Password"
-                  description="At least 12 characters. A short sentence is easy to remember and hard to guess."
-                  autoComplete="new-password"
-                  required
-                  value={password}
-                  onChange={(e) => setPassword(e.currentTarget.value)}
-                />
-                <PasswordInput
-                  label="Password again"
-                  autoComplete="new-password"
-                  required
-                  value={repeat}
-                  onChange={(e) => setRepeat(e.currentTarget.value)}
-                />
+                <NewPasswordFields label="Password" value={newPassword} onChange={setNewPassword} />
                 <Button type="submit" loading={busy} disabled={!token}>
                   Create operator admin
                 </Button>
