@@ -12,6 +12,11 @@ export interface AuditEventInput {
   actorId?: string;
   targetType?: string;
   targetId?: string;
+  /**
+   * The file the event concerns, for "everything done with this file" reports. Defaults to
+   * targetId when targetType is 'file'; set it when the target is something else about a file.
+   */
+  fileId?: string;
   channel: Channel;
   ip?: string;
   userAgent?: string;

@@ -4,6 +4,9 @@ import { describe, it } from 'node:test';
 import {
   chainEntry,
   GENESIS_HASH,
+  payloadHash,
+  payloadText,
+  sha256,
   signCheckpoint,
   verifyChain,
   type Checkpoint,
@@ -28,6 +31,7 @@ function buildLog(count: number, checkpointEvery = 4): { entries: StoredEntry[];
       outcome: 'success',
       targetType: 'file',
       targetId: `f${seq}`,
+      fileId: seq % 4 ? `f${seq}` : null,
       channel: 'api',
       details: `{"size":${seq * 10}}`,
     };
@@ -59,7 +63,11 @@ describe('verifyChain', () => {
 
     const result = verifyChain({ ...log, publicKeys: keys });
 
-    assert.deepEqual(result, { isValid: true, entries: 10, checkpoints: 2, lastSeq: 10 });
+    assert.equal(result.isValid, true);
+    assert.equal(result.entries, 10);
+    assert.equal(result.checkpoints, 2);
+    assert.equal(result.lastSeq, 10);
+    assert.equal(result.lastCheckpoint?.seq, 8);
   });
 
   it('should still verify after telemetry is expunged (ip, user agent and salt erased)', () => {
@@ -153,5 +161,37 @@ describe('verifyChain', () => {
     const result = verifyChain({ ...log, publicKeys: keys });
 
     assert.equal(result.firstProblem?.problem, 'checkpoint_signature_invalid');
+  });
+
+  it('should report a forged checkpoint at its own seq, not before earlier good entries', () => {
+    const log = buildLog(12);
+    const other = generateKeyPairSync('ed25519');
+    log.checkpoints[1] = signCheckpoint({ ...log.checkpoints[1]! }, other.privateKey);
+
+    const result = verifyChain({ ...log, publicKeys: keys });
+
+    assert.deepEqual(result.firstProblem?.seq, 8);
+    assert.equal(result.checkpoints, 1);
+  });
+
+  it('should refuse entries of another log when the log id is given', () => {
+    const log = buildLog(3);
+
+    const result = verifyChain({ ...log, publicKeys: keys, logId: 'tenant-b' });
+
+    assert.equal(result.firstProblem?.problem, 'wrong_log');
+    assert.equal(result.firstProblem?.seq, 1);
+  });
+});
+
+describe('payloadHash', () => {
+  it('should hash exactly the canonical JSON of the lasting fields', () => {
+    const { entries } = buildLog(8);
+    for (const e of entries) {
+      const withOddText = { ...e, details: '{"name":"a \\"quoted\\" \\u2028 naïve"}', actorId: null };
+
+      assert.equal(payloadHash(withOddText, 'abc'), sha256(payloadText(withOddText, 'abc')));
+      assert.equal(payloadHash(e, e.telemetryHash), sha256(payloadText(e, e.telemetryHash)));
+    }
   });
 });

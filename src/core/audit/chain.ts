@@ -1,4 +1,4 @@
-import { createHash, sign, verify, type KeyObject } from 'node:crypto';
+import { hash, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 
 /**
  * The tamper-evident chain of an activity log (DESIGN.md "The audit log is tamper-evident").
@@ -25,6 +25,8 @@ export interface ChainedFields {
   outcome: string;
   targetType: string | null;
   targetId: string | null;
+  /** The file the event concerns (a download, a share of it, a version restore...), or null. */
+  fileId: string | null;
   channel: string;
   /** Canonical JSON text of the details, or null. */
   details: string | null;
@@ -53,7 +55,7 @@ export interface Checkpoint {
 }
 
 export function sha256(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return hash('sha256', text, 'hex');
 }
 
 /** JSON with object keys sorted at every level: one text per value, whatever the key order. */
@@ -70,27 +72,53 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-export function telemetryHash(t: Telemetry): string {
-  return sha256(canonicalJson([t.ip, t.userAgent, t.salt]));
+/**
+ * A fresh salt for one entry's telemetry. Without it an address could be found again from the kept
+ * hash by trying all 2^32 IPv4 addresses; the salt is erased with the address at expiry.
+ */
+export function newTelemetrySalt(): string {
+  return randomBytes(16).toString('base64url');
 }
 
+export function telemetryHash(t: Telemetry): string {
+  // JSON.stringify of an array of strings and nulls is already canonical.
+  return sha256(JSON.stringify([t.ip, t.userAgent, t.salt]));
+}
+
+/**
+ * sha256 of the canonical JSON of the event's lasting fields plus its telemetry hash. Written out
+ * by hand in canonicalJson's (sorted) key order: verification runs this a million times, and the
+ * generic walk with its sort costs more than the hashing (chain.test.ts checks both agree).
+ */
 export function payloadHash(f: ChainedFields, telemetry: string): string {
-  // Named fields only: a StoredEntry passed here carries hashes and telemetry that are not payload.
+  const j = (v: string | number | null): string => JSON.stringify(v ?? null);
+  return sha256(
+    `{"action":${j(f.action)},"actorId":${j(f.actorId)},"actorType":${j(f.actorType)},` +
+      `"channel":${j(f.channel)},"details":${j(f.details)},"fileId":${j(f.fileId)},` +
+      `"logId":${j(f.logId)},"occurredAt":${j(f.occurredAt)},"outcome":${j(f.outcome)},` +
+      `"seq":${j(f.seq)},"targetId":${j(f.targetId)},"targetType":${j(f.targetType)},` +
+      `"telemetryHash":${j(telemetry)}}`,
+  );
+}
+
+/** The same text as payloadHash hashes, built the generic way (for tests and documentation). */
+export function payloadText(f: ChainedFields, telemetry: string): string {
   const lasting: ChainedFields & { telemetryHash: string } = {
     logId: f.logId,
     seq: f.seq,
     occurredAt: f.occurredAt,
     actorType: f.actorType,
-    actorId: f.actorId,
+    actorId: f.actorId ?? null,
     action: f.action,
     outcome: f.outcome,
-    targetType: f.targetType,
-    targetId: f.targetId,
+    targetType: f.targetType ?? null,
+    targetId: f.targetId ?? null,
+    fileId: f.fileId ?? null,
     channel: f.channel,
-    details: f.details,
+    details: f.details ?? null,
     telemetryHash: telemetry,
   };
-  return sha256(canonicalJson(lasting));
+  return canonicalJson(lasting);
 }
 
 export function entryHash(prevHash: string, seq: number, payload: string): string {
@@ -128,15 +156,150 @@ export type VerificationProblem =
   | 'chain_broken'
   | 'checkpoint_signature_invalid'
   | 'checkpoint_mismatch'
-  | 'truncated';
+  | 'truncated'
+  | 'wrong_log';
 
 export interface VerificationResult {
   isValid: boolean;
+  /** Entries that verified. */
   entries: number;
+  /** Signed checkpoints that verified (signature and the entry they pin). */
   checkpoints: number;
   lastSeq: number;
+  /** The last checkpoint the verification reached: everything up to its seq is pinned by a signature. */
+  lastCheckpoint?: { seq: number; entryHash: string; createdAt: number; keyId: string };
   /** The first entry (by seq) where something is wrong, and what. */
   firstProblem?: { seq: number; problem: VerificationProblem; detail: string };
+}
+
+/**
+ * Verifies one log entry by entry, in seq order, holding only the previous hash: feed it a page at
+ * a time (a live log read by keyset paging, an export read line by line). `add` returns false at
+ * the first problem; `finish` then reports it, or checks that no signed checkpoint lies beyond the
+ * last entry (a cut tail) and reports success.
+ *
+ * A problem is reported at the first entry where the log is provably inconsistent. An entry forged
+ * with correct hashes is consistent on its own; it shows at the entry after it (whose seq or
+ * predecessor no longer fits) or, if the whole rest was rewritten, at the next signed checkpoint.
+ */
+export class ChainVerifier {
+  readonly #checkpoints: Checkpoint[];
+  readonly #publicKeys: Map<string, KeyObject>;
+  readonly #logId: string | undefined;
+  #next = 0;
+  #expectedSeq = 1;
+  #prev = GENESIS_HASH;
+  #count = 0;
+  #verifiedCheckpoints = 0;
+  #lastCheckpoint: Checkpoint | undefined;
+  #problem: VerificationResult['firstProblem'];
+
+  constructor(input: { checkpoints: Checkpoint[]; publicKeys: Map<string, KeyObject>; logId?: string }) {
+    this.#checkpoints = [...input.checkpoints].sort((a, b) => a.seq - b.seq);
+    this.#publicKeys = input.publicKeys;
+    this.#logId = input.logId;
+  }
+
+  /** Checks the next entry; false once a problem is found (later entries are then ignored). */
+  add(e: StoredEntry): boolean {
+    if (this.#problem) {
+      return false;
+    }
+    const seq = this.#expectedSeq;
+    if (e.seq !== seq) {
+      return this.#fail(
+        seq,
+        e.seq > seq ? 'missing_entry' : 'chain_broken',
+        `expected seq ${seq}, found ${e.seq}`,
+      );
+    }
+    if (this.#logId !== undefined && e.logId !== this.#logId) {
+      return this.#fail(seq, 'wrong_log', `the entry belongs to log ${e.logId}, not ${this.#logId}`);
+    }
+    if (e.salt !== null && telemetryHash(e) !== e.telemetryHash) {
+      return this.#fail(seq, 'telemetry_altered', 'address or user agent differs from what was recorded');
+    }
+    if (payloadHash(e, e.telemetryHash) !== e.payloadHash) {
+      return this.#fail(seq, 'payload_altered', 'the recorded facts differ from their hash');
+    }
+    if (e.prevHash !== this.#prev || entryHash(this.#prev, seq, e.payloadHash) !== e.entryHash) {
+      return this.#fail(seq, 'chain_broken', 'the entry does not follow its predecessor');
+    }
+    for (let cp = this.#checkpoints[this.#next]; cp && cp.seq <= seq; cp = this.#checkpoints[this.#next]) {
+      // Only checkpoints at `seq` can be here: earlier ones were consumed at their own entries.
+      if (!this.#isSigned(cp)) {
+        return this.#fail(
+          seq,
+          'checkpoint_signature_invalid',
+          `checkpoint at seq ${seq} is not signed by a known key`,
+        );
+      }
+      if (cp.entryHash !== e.entryHash) {
+        return this.#fail(
+          seq,
+          'checkpoint_mismatch',
+          `the signed checkpoint at seq ${seq} pins a different entry`,
+        );
+      }
+      this.#verifiedCheckpoints++;
+      this.#lastCheckpoint = cp;
+      this.#next++;
+    }
+    this.#prev = e.entryHash;
+    this.#expectedSeq++;
+    this.#count++;
+    return true;
+  }
+
+  finish(): VerificationResult {
+    if (!this.#problem) {
+      const beyond = this.#checkpoints[this.#next];
+      if (beyond) {
+        const seq = this.#expectedSeq;
+        const last = this.#checkpoints.at(-1)?.seq ?? beyond.seq;
+        if (!this.#isSigned(beyond)) {
+          this.#fail(
+            beyond.seq,
+            'checkpoint_signature_invalid',
+            `checkpoint at seq ${beyond.seq} is not signed by a known key`,
+          );
+        } else {
+          this.#fail(seq, 'truncated', `entries ${seq}..${last} covered by a signed checkpoint are missing`);
+        }
+      }
+    }
+    const cp = this.#lastCheckpoint;
+    return {
+      isValid: !this.#problem,
+      entries: this.#count,
+      checkpoints: this.#verifiedCheckpoints,
+      lastSeq: this.#expectedSeq - 1,
+      ...(cp
+        ? {
+            lastCheckpoint: {
+              seq: cp.seq,
+              entryHash: cp.entryHash,
+              createdAt: cp.createdAt,
+              keyId: cp.keyId,
+            },
+          }
+        : {}),
+      ...(this.#problem ? { firstProblem: this.#problem } : {}),
+    };
+  }
+
+  #isSigned(cp: Checkpoint): boolean {
+    const key = this.#publicKeys.get(cp.keyId);
+    if (!key || (this.#logId !== undefined && cp.logId !== this.#logId)) {
+      return false;
+    }
+    return verify(null, checkpointMessage(cp), key, Buffer.from(cp.signature, 'base64'));
+  }
+
+  #fail(seq: number, problem: VerificationProblem, detail: string): false {
+    this.#problem = { seq, problem, detail };
+    return false;
+  }
 }
 
 /**
@@ -147,66 +310,13 @@ export function verifyChain(input: {
   entries: Iterable<StoredEntry>;
   checkpoints: Checkpoint[];
   publicKeys: Map<string, KeyObject>;
+  logId?: string;
 }): VerificationResult {
-  const checkpoints = [...input.checkpoints].sort((a, b) => a.seq - b.seq);
-  const bySeq = new Map(checkpoints.map((c) => [c.seq, c]));
-  let expectedSeq = 1;
-  let prev = GENESIS_HASH;
-  let count = 0;
-  const fail = (seq: number, problem: VerificationProblem, detail: string): VerificationResult => ({
-    isValid: false,
-    entries: count,
-    checkpoints: checkpoints.length,
-    lastSeq: expectedSeq - 1,
-    firstProblem: { seq, problem, detail },
-  });
-  for (const cp of checkpoints) {
-    const key = input.publicKeys.get(cp.keyId);
-    if (!key || !verify(null, checkpointMessage(cp), key, Buffer.from(cp.signature, 'base64'))) {
-      return fail(
-        cp.seq,
-        'checkpoint_signature_invalid',
-        `checkpoint at seq ${cp.seq} is not signed by a known key`,
-      );
-    }
-  }
+  const verifier = new ChainVerifier(input);
   for (const e of input.entries) {
-    if (e.seq !== expectedSeq) {
-      return fail(
-        expectedSeq,
-        e.seq > expectedSeq ? 'missing_entry' : 'chain_broken',
-        `expected seq ${expectedSeq}, found ${e.seq}`,
-      );
+    if (!verifier.add(e)) {
+      break;
     }
-    const { salt, ip, userAgent } = e;
-    if (salt !== null && telemetryHash({ ip, userAgent, salt }) !== e.telemetryHash) {
-      return fail(e.seq, 'telemetry_altered', 'address or user agent differs from what was recorded');
-    }
-    if (payloadHash(e, e.telemetryHash) !== e.payloadHash) {
-      return fail(e.seq, 'payload_altered', 'the recorded facts differ from their hash');
-    }
-    if (e.prevHash !== prev || entryHash(prev, e.seq, e.payloadHash) !== e.entryHash) {
-      return fail(e.seq, 'chain_broken', 'the entry does not follow its predecessor');
-    }
-    const cp = bySeq.get(e.seq);
-    if (cp && cp.entryHash !== e.entryHash) {
-      return fail(
-        e.seq,
-        'checkpoint_mismatch',
-        `the signed checkpoint at seq ${e.seq} pins a different entry`,
-      );
-    }
-    prev = e.entryHash;
-    expectedSeq++;
-    count++;
   }
-  const last = checkpoints.at(-1);
-  if (last && last.seq >= expectedSeq) {
-    return fail(
-      expectedSeq,
-      'truncated',
-      `entries ${expectedSeq}..${last.seq} covered by a signed checkpoint are missing`,
-    );
-  }
-  return { isValid: true, entries: count, checkpoints: checkpoints.length, lastSeq: expectedSeq - 1 };
+  return verifier.finish();
 }

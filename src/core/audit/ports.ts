@@ -1,4 +1,5 @@
 import type { AuditEvent, AuditEventInput } from './audit.types.ts';
+import type { Checkpoint, StoredEntry } from './chain.ts';
 
 /**
  * The append-only activity log. `append` runs inside the caller's transaction so the event and the
@@ -19,4 +20,31 @@ export interface AuditQuery {
 
 export interface AuditReader {
   list(query: AuditQuery): Promise<AuditEvent[]>;
+}
+
+/** A public checkpoint-signing key as recorded beside the logs (the private seed is in the key store). */
+export interface SigningKeyRecord {
+  keyId: string;
+  publicKeyPem: string;
+  createdAt: number;
+  retiredAt: number | null;
+}
+
+/**
+ * The chain-level store of the activity logs, per log id (a tenant id or 'operator'). Reads are
+ * plain: verification must see exactly what is stored, tampering included.
+ */
+export interface AuditChainStore {
+  /** Up to `limit` entries with seq > afterSeq, in seq order (keyset paging). */
+  listEntries(logId: string, afterSeq: number, limit: number): Promise<StoredEntry[]>;
+  findLastEntry(logId: string): Promise<{ seq: number; entryHash: string } | undefined>;
+  listCheckpoints(logId: string): Promise<Checkpoint[]>;
+  /** false when the log already has a checkpoint at that seq. */
+  insertCheckpoint(checkpoint: Checkpoint): Promise<boolean>;
+  /** Logs with entries after their last checkpoint; jobs only. */
+  listLogsAwaitingCheckpointForAllLogs(): Promise<string[]>;
+  insertSigningKey(key: SigningKeyRecord): Promise<void>;
+  listSigningKeys(): Promise<SigningKeyRecord[]>;
+  /** Erases ip, user agent and salt of entries that occurred before `occurredBefore`; returns how many. */
+  expireTelemetry(logId: string, options: { occurredBefore: number; now: number }): Promise<number>;
 }

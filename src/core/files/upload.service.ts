@@ -367,6 +367,8 @@ export class UploadService {
       action,
       targetType: 'upload',
       targetId: upload.id,
+      // Set once the upload has become (a version of) a file.
+      ...(upload.nodeId ? { fileId: upload.nodeId } : {}),
       ...auditOrigin(actor),
       details: { received: upload.received, ...details },
     };
