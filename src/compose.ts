@@ -5,6 +5,7 @@ import { LocalDiskBlobStore } from './adapters/blobs/local-disk-blob-store.ts';
 import { assertReachable, openDatabase, type DatabaseHandle } from './adapters/db/database.ts';
 import { migrateToLatest } from './adapters/db/migrate.ts';
 import { KyselyProcessRegistry } from './adapters/db/process-registry.ts';
+import { KyselyAuditReportRepository } from './adapters/db/repositories/audit-report.repository.ts';
 import { MIGRATIONS } from './adapters/db/migrations/index.ts';
 import { createStore } from './adapters/db/store.ts';
 import type { Database } from './adapters/db/tables.ts';
@@ -13,6 +14,7 @@ import { loadOrCreateRingFile, ringFromEnvKey } from './adapters/keys/master-key
 import { Argon2PasswordHasher } from './adapters/security/argon2-hasher.ts';
 import { KeyStoreSecretBox } from './adapters/security/secret-box.ts';
 import type { Config } from './config/schema.ts';
+import { ReportService } from './core/audit/report.service.ts';
 import { KeyService, SYSTEM_KEY_OWNER } from './core/crypto/key.service.ts';
 import type { MasterKeyRing } from './core/crypto/ports.ts';
 import { ContentService } from './core/files/content.service.ts';
@@ -49,6 +51,8 @@ export interface Services {
   uploads: UploadService;
   shares: ShareService;
   maintenance: MaintenanceService;
+  /** Activity reports and their exports. */
+  reports: ReportService;
   processes: KyselyProcessRegistry;
   close(): Promise<void>;
 }
@@ -101,6 +105,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       clock,
       policy: {
         sessionTtlMs: config.sessionTtlHours * 3600_000,
+        sessionMaxAgeMs: config.sessionMaxAgeHours * 3600_000,
         maxFailures: config.signInMaxFailures,
         lockoutMs: config.signInLockoutMinutes * 60_000,
       },
@@ -140,6 +145,7 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         ticketKey: () => keys.getTenantKey(SYSTEM_KEY_OWNER, 'secrets', { create: true }),
       }),
       maintenance: new MaintenanceService({ store, blobs, content, clock, processes }),
+      reports: new ReportService({ reports: new KyselyAuditReportRepository(database.db), store, clock }),
       processes,
       close: async () => {
         await registry.stop().catch(() => undefined);

@@ -19,6 +19,7 @@ export interface Config {
   migrateOnStart: boolean;
   runJobs: boolean;
   sessionTtlHours: number;
+  sessionMaxAgeHours: number;
   defaultQuotaBytes: number;
   defaultKeepVersions: number;
   uploadExpiryHours: number;
@@ -166,6 +167,16 @@ export const SETTINGS: readonly SettingSpec[] = [
     max: 24 * 30,
     default: () => 12,
     description: 'How long a browser session lasts without activity.',
+  },
+  {
+    key: 'sessionMaxAgeHours',
+    env: 'CUSTODIA_SESSION_MAX_AGE_HOURS',
+    kind: 'int',
+    min: 1,
+    max: 24 * 90,
+    default: () => 24,
+    description:
+      'How long a browser session lasts at most, however active (then the user signs in again, with their second factor).',
   },
   {
     key: 'defaultQuotaBytes',

@@ -13,6 +13,7 @@ import { cookieNamed, FakeClock, signedIn, signInViaApi } from '../support/sessi
 const MAX_FAILURES = 3;
 const LOCKOUT_MINUTES = 10;
 const SESSION_TTL_HOURS = 2;
+const SESSION_MAX_AGE_HOURS = 5;
 const IP_MAX_FAILURES = 50;
 const WRONG_PASSWORD = 'not the right password at all';
 
@@ -120,6 +121,7 @@ for (const dialect of await dialectsUnderTest()) {
             CUSTODIA_SIGNIN_MAX_FAILURES: String(MAX_FAILURES),
             CUSTODIA_SIGNIN_LOCKOUT_MINUTES: String(LOCKOUT_MINUTES),
             CUSTODIA_SESSION_TTL_HOURS: String(SESSION_TTL_HOURS),
+            CUSTODIA_SESSION_MAX_AGE_HOURS: String(SESSION_MAX_AGE_HOURS),
           },
         });
         tenant = await createTenantFixture(ctx);
@@ -553,6 +555,25 @@ for (const dialect of await dialectsUnderTest()) {
 
           assert.equal(nearlyIdle.statusCode, 200);
           assert.equal(response.statusCode, 200);
+        });
+
+        it('should end a session in constant use once it reaches its absolute lifetime', async () => {
+          const member = await newMember();
+          const session = await signedIn(ctx, { ...member, remoteAddress: freshIp() });
+          const me = () => ctx.app.inject({ method: 'GET', url: '/api/v1/me', headers: session.headers });
+
+          const statuses: number[] = [];
+          // Used every hour: never idle for the 2-hour idle timeout.
+          for (let hour = 1; hour < SESSION_MAX_AGE_HOURS; hour++) {
+            clock.advance(3600_000);
+            statuses.push((await me()).statusCode);
+          }
+          clock.advance(3600_000);
+          const atMaxAge = await me();
+
+          assert.deepEqual(statuses, [200, 200, 200, 200]);
+          assert.equal(atMaxAge.statusCode, 401);
+          assert.equal(atMaxAge.json().error.code, 'not_signed_in');
         });
       });
     });

@@ -20,7 +20,10 @@ const IP_WINDOW_MS = 15 * 60_000;
 const IP_MAX_FAILURES = 50;
 
 export interface AuthPolicy {
+  /** Idle timeout: each use pushes the expiry this far out... */
   sessionTtlMs: number;
+  /** ...but never past this long after sign-in (an absolute lifetime, OWASP session management). */
+  sessionMaxAgeMs: number;
   maxFailures: number;
   lockoutMs: number;
 }
@@ -158,7 +161,7 @@ export class AuthService {
       isMfaComplete: user.mfaEnabledAt === null,
       createdAt: now,
       lastSeenAt: now,
-      expiresAt: now + this.#policy.sessionTtlMs,
+      expiresAt: now + Math.min(this.#policy.sessionTtlMs, this.#policy.sessionMaxAgeMs),
       ip: input.origin.ip ?? null,
       userAgent: input.origin.userAgent?.slice(0, 512) ?? null,
     };
@@ -182,7 +185,7 @@ export class AuthService {
     const now = this.#clock.now();
     const { repos } = this.#store;
     const session = await repos.sessions.findByTokenHash(hashSecret(token));
-    if (!session || session.expiresAt <= now) {
+    if (!session || session.expiresAt <= now || now >= session.createdAt + this.#policy.sessionMaxAgeMs) {
       throw new NotSignedInError();
     }
     const user = await repos.users.findById(session.userId);
@@ -193,7 +196,10 @@ export class AuthService {
     if (now - session.lastSeenAt > 60_000) {
       await repos.sessions.update(session.id, {
         lastSeenAt: now,
-        expiresAt: now + this.#policy.sessionTtlMs,
+        expiresAt: Math.min(
+          now + this.#policy.sessionTtlMs,
+          session.createdAt + this.#policy.sessionMaxAgeMs,
+        ),
       });
     }
     const membership = session.tenantId ? await repos.memberships.find(session.tenantId, user.id) : undefined;
