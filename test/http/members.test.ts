@@ -655,8 +655,10 @@ for (const dialect of await dialectsUnderTest()) {
 
           assert.equal(suspend.statusCode, 200);
           assert.equal(suspend.json().status, 'suspended');
-          assert.equal(tokenWhileSuspended.statusCode, 401);
+          assert.equal(tokenWhileSuspended.statusCode, 403);
+          assert.equal(tokenWhileSuspended.json().error.code, 'tenant_suspended');
           assert.equal(sessionWhileSuspended.statusCode, 403);
+          assert.equal(sessionWhileSuspended.json().error.code, 'tenant_suspended');
           assert.equal(otherTenant.statusCode, 200);
           assert.equal(resume.json().status, 'active');
           assert.equal(tokenAfter.statusCode, 200);
@@ -675,6 +677,7 @@ for (const dialect of await dialectsUnderTest()) {
 
           assert.equal(response.statusCode, 200);
           assert.equal(root.statusCode, 403);
+          assert.equal(root.json().error.code, 'tenant_suspended');
         });
 
         it('should audit suspension and resumption in the tenant log', async () => {

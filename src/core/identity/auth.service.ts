@@ -9,6 +9,7 @@ import {
   NotSignedInError,
   SecondFactorEnrollmentRequiredError,
   SecondFactorRequiredError,
+  TenantSuspendedError,
   WeakPasswordError,
 } from './identity.errors.ts';
 import type { ApiToken, Membership, Session, User } from './identity.types.ts';
@@ -39,6 +40,8 @@ export interface Authenticated {
   isSecondFactorPending: boolean;
   /** The tenant requires MFA and the user has none yet (only enrolment may be used). */
   isEnrollmentRequired: boolean;
+  /** The session's organisation is suspended: tenant routes answer `tenant_suspended`. */
+  isTenantSuspended?: boolean;
 }
 
 /**
@@ -208,6 +211,7 @@ export class AuthService {
       user,
       session,
       membership: tenant?.status === 'active' ? membership : undefined,
+      isTenantSuspended: tenant?.status === 'suspended',
       isSecondFactorPending: !session.isMfaComplete,
       isEnrollmentRequired: Boolean(tenant?.requireMfa && user.mfaEnabledAt === null),
     };
@@ -226,8 +230,12 @@ export class AuthService {
       repos.memberships.find(record.tenantId, record.userId),
       repos.tenants.findById(record.tenantId),
     ]);
-    if (!user || user.disabledAt || !membership || tenant?.status !== 'active') {
+    if (!user || user.disabledAt || !membership || !tenant) {
       throw new NotSignedInError();
+    }
+    if (tenant.status !== 'active') {
+      // The token is genuine; saying why it does not work spares its owner a support call.
+      throw new TenantSuspendedError();
     }
     if (record.lastUsedAt === null || now - record.lastUsedAt > 60_000) {
       await repos.apiTokens.update(record.tenantId, record.id, { lastUsedAt: now });
@@ -304,6 +312,9 @@ export class AuthService {
       throw new SecondFactorEnrollmentRequiredError();
     }
     if (!auth.membership) {
+      if (auth.isTenantSuspended) {
+        throw new TenantSuspendedError();
+      }
       return undefined;
     }
     return {

@@ -34,6 +34,16 @@ export class SecondFactorEnrollmentRequiredError extends ForbiddenError {
   }
 }
 
+/** The organisation was suspended by the operator: its members cannot reach its files until resumed. */
+export class TenantSuspendedError extends ForbiddenError {
+  constructor() {
+    super(
+      'tenant_suspended',
+      'This organisation is suspended by the operator of this installation. Its files cannot be reached until it is resumed; contact your operator.',
+    );
+  }
+}
+
 /** The TOTP or recovery code did not match. */
 export class InvalidSecondFactorError extends UnauthenticatedError {
   constructor() {
