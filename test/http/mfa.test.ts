@@ -420,8 +420,29 @@ for (const dialect of await dialectsUnderTest()) {
         assert.equal(root.statusCode, 200);
       });
 
+      it('should stop the API tokens of members without two-factor until they set it up', async () => {
+        const member = await newMember(strict); // member.auth is an API token of theirs
+
+        const before = await ctx.app.inject({
+          method: 'GET',
+          url: '/api/v1/nodes/root',
+          headers: member.auth,
+        });
+        await enrolViaApi(ctx, member.session, clock);
+        const after = await ctx.app.inject({
+          method: 'GET',
+          url: '/api/v1/nodes/root',
+          headers: member.auth,
+        });
+
+        assert.equal(before.statusCode, 403);
+        assert.equal(before.json().error.code, 'second_factor_enrollment_required');
+        assert.equal(after.statusCode, 200);
+      });
+
       it('should refuse the setting to a plain member with 403', async () => {
-        const member = await addMember(ctx, strict, 'member');
+        // A member of an organisation without the requirement, so that the token itself is usable.
+        const member = await addMember(ctx, tenant, 'member');
 
         const response = await ctx.app.inject({
           method: 'PATCH',

@@ -237,6 +237,11 @@ export class AuthService {
       // The token is genuine; saying why it does not work spares its owner a support call.
       throw new TenantSuspendedError();
     }
+    if (tenant.requireMfa && user.mfaEnabledAt === null) {
+      // A token is not a way round the organisation's two-factor rule: it works again once its
+      // owner has set up a second factor (which needs a signed-in session).
+      throw new SecondFactorEnrollmentRequiredError();
+    }
     if (record.lastUsedAt === null || now - record.lastUsedAt > 60_000) {
       await repos.apiTokens.update(record.tenantId, record.id, { lastUsedAt: now });
     }

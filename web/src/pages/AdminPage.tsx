@@ -546,7 +546,7 @@ function SettingsTab() {
             )
           }
           label="Require two-factor sign-in for everyone"
-          description="Members without it are asked to set it up the next time they sign in, before they can see any file."
+          description="Members without it are asked to set it up the next time they sign in, before they can see any file. Their API tokens stop working until they have."
         />
       </Card>
       <Card withBorder radius="md" p="lg">
