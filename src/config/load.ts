@@ -119,7 +119,7 @@ function parseSetting(spec: SettingSpec, raw: string): unknown {
       }
       return raw;
     case 'url':
-      if (!/^(sqlite|file|postgres|postgresql|https?|s3):/.test(raw)) {
+      if (!/^(sqlite|file|postgres|postgresql|https?|s3|smtps?):/.test(raw)) {
         return fail(
           'must be a URL such as sqlite:./data/custodia.db, postgres://…, file:./data/blobs or http://…',
         );

@@ -27,6 +27,9 @@ export interface Config {
   signInLockoutMinutes: number;
   rateLimitPerMinute: number;
   notFoundLimitPerMinute: number;
+  smtpUrl?: string;
+  smtpFrom: string;
+  alertWebhookAllowLoopback: boolean;
 }
 
 export type SettingKind = 'string' | 'int' | 'bool' | 'list' | 'url' | 'enum';
@@ -237,4 +240,35 @@ export const SETTINGS: readonly SettingSpec[] = [
     description:
       'How many "not found" answers one address may collect per minute before it is slowed down (guessing routes, ids or tokens).',
   },
+  {
+    key: 'smtpUrl',
+    env: 'CUSTODIA_SMTP_URL',
+    kind: 'url',
+    schemes: ['smtp', 'smtps'],
+    description:
+      'SMTP server for alert e-mails: smtp://host:587 (STARTTLS when offered) or smtps://user:password@host:465. Unset: alerts cannot be e-mailed.',
+  },
+  {
+    key: 'smtpFrom',
+    env: 'CUSTODIA_SMTP_FROM',
+    kind: 'string',
+    default: (c) => `Custodia <alerts@${hostOf(c.publicUrl)}>`,
+    description: 'Sender address of alert e-mails.',
+  },
+  {
+    key: 'alertWebhookAllowLoopback',
+    env: 'CUSTODIA_ALERT_WEBHOOK_ALLOW_LOOPBACK',
+    kind: 'bool',
+    default: () => false,
+    description:
+      'Let alert webhooks go to http://127.0.0.1, http://[::1] or http://localhost (for tests and local receivers). Otherwise webhooks must be https to a public address.',
+  },
 ];
+
+function hostOf(url: string | undefined): string {
+  try {
+    return new URL(url ?? '').hostname || 'localhost';
+  } catch {
+    return 'localhost';
+  }
+}
