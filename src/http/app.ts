@@ -12,6 +12,7 @@ import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/err
 import { portalPlugin } from './plugins/portal.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { confinePolicy, securityHeadersPlugin } from './plugins/security-headers.ts';
+import { auditRoutes } from './routes/audit/audit.routes.ts';
 import { authRoutes } from './routes/auth/auth.routes.ts';
 import { contentRoutes } from './routes/files/content.routes.ts';
 import { filesRoutes } from './routes/files/files.routes.ts';
@@ -132,6 +133,7 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       await api.register(tenantRoutes, { services });
       await api.register(operatorRoutes, { services });
       await api.register(sharesRoutes, { services });
+      await api.register(auditRoutes, { services });
     },
     { prefix: '/api/v1' },
   );

@@ -5,6 +5,7 @@ export const STATUS_BY_CATEGORY: Record<ErrorCategory, number> = {
   not_found: 404,
   conflict: 409,
   validation: 422,
+  bad_request: 400,
   forbidden: 403,
   unauthenticated: 401,
   quota: 413,

@@ -107,6 +107,8 @@ const NOT_MINE: Partial<Record<Role, 403 | 404>> = {
   member: 404,
   guest: 404,
 };
+/** The activity log is for owners, admins and compliance officers. */
+const NO_AUDIT: Partial<Record<Role, 403 | 404>> = { member: 403, guest: 403 };
 const TUS = { 'tus-resumable': '1.0.0' };
 
 const node = (from: (w: World) => TenantObjects, key: keyof TenantObjects) => (w: World) => from(w)[key];
@@ -473,6 +475,39 @@ const ROUTES: Record<string, RouteRule> = {
     allowed: 200,
     refuse: NOT_ALLOWED,
     ids: [{ in: 'params', name: 'id', foreign: inB('shareId') }],
+  },
+
+  // --- activity reports: owners, admins and compliance officers only ---
+  'GET /api/v1/audit/events': {
+    access: 'tenant',
+    request: (w) => ({ query: { file: w.inA.fileId, limit: '10' } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+  },
+  'GET /api/v1/audit/events.csv': {
+    access: 'tenant',
+    request: (w) => ({ query: { file: w.inA.fileId } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+  },
+  'GET /api/v1/audit/events.json': {
+    access: 'tenant',
+    request: () => ({ query: { action: 'file.' } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+  },
+  'GET /api/v1/audit/report.html': {
+    access: 'tenant',
+    request: (w) => ({ query: { actor: w.a.ownerId } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+  },
+  'GET /api/v1/nodes/:id/activity': {
+    access: 'tenant',
+    request: (w) => ({ params: { id: w.inA.fileId } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+    ids: [{ in: 'params', name: 'id', foreign: inB('fileId') }],
   },
 
   // --- the operator console (tenant C is made per call, so tenants A and B are never suspended) ---

@@ -6,6 +6,7 @@ export type ErrorCategory =
   | 'not_found'
   | 'conflict'
   | 'validation'
+  | 'bad_request'
   | 'forbidden'
   | 'unauthenticated'
   | 'quota'
@@ -53,6 +54,16 @@ export class ConflictError extends DomainError {
 export class ValidationError extends DomainError {
   constructor(code: string, message: string, details?: Record<string, unknown>) {
     super({ code, category: 'validation', message, details });
+  }
+}
+
+/**
+ * A query's parameters are malformed or contradict each other (a bad cursor, a period that ends
+ * before it starts): the request cannot mean anything, so it is refused as a bad request.
+ */
+export class BadRequestError extends DomainError {
+  constructor(code: string, message: string, details?: Record<string, unknown>) {
+    super({ code, category: 'bad_request', message, details });
   }
 }
 
