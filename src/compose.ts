@@ -5,6 +5,7 @@ import { LocalDiskBlobStore } from './adapters/blobs/local-disk-blob-store.ts';
 import { assertReachable, openDatabase, type DatabaseHandle } from './adapters/db/database.ts';
 import { migrateToLatest } from './adapters/db/migrate.ts';
 import { KyselyProcessRegistry } from './adapters/db/process-registry.ts';
+import { KyselyAuditChainStore } from './adapters/db/repositories/audit-chain.repository.ts';
 import { KyselyAuditReportRepository } from './adapters/db/repositories/audit-report.repository.ts';
 import { MIGRATIONS } from './adapters/db/migrations/index.ts';
 import { createStore } from './adapters/db/store.ts';
@@ -14,7 +15,10 @@ import { loadOrCreateRingFile, ringFromEnvKey } from './adapters/keys/master-key
 import { Argon2PasswordHasher } from './adapters/security/argon2-hasher.ts';
 import { KeyStoreSecretBox } from './adapters/security/secret-box.ts';
 import type { Config } from './config/schema.ts';
+import { AuditCheckpointService } from './core/audit/checkpoint.service.ts';
 import { ReportService } from './core/audit/report.service.ts';
+import { TelemetryRetentionService } from './core/audit/telemetry.service.ts';
+import { AuditVerificationService } from './core/audit/verification.service.ts';
 import { KeyService, SYSTEM_KEY_OWNER } from './core/crypto/key.service.ts';
 import type { MasterKeyRing } from './core/crypto/ports.ts';
 import { ContentService } from './core/files/content.service.ts';
@@ -53,6 +57,12 @@ export interface Services {
   maintenance: MaintenanceService;
   /** Activity reports and their exports. */
   reports: ReportService;
+  /** Signed checkpoints of the activity logs (job, and on every N-th entry). */
+  auditCheckpoints: AuditCheckpointService;
+  /** Verifying and exporting the activity logs (API, CLI). */
+  auditVerification: AuditVerificationService;
+  /** Telemetry retention and forensic holds of the activity logs (API, job). */
+  telemetry: TelemetryRetentionService;
   processes: KyselyProcessRegistry;
   close(): Promise<void>;
 }
@@ -89,7 +99,19 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     await processes.start();
     const registry = processes;
     const blobs = await blobStore(config, processes.selfId);
-    const store = createStore(database.db, clock);
+    // The log writer asks for a checkpoint whenever a log completes a block of entries.
+    let auditCheckpoints: AuditCheckpointService | undefined;
+    const store = createStore(database.db, clock, {
+      checkpointEvery: config.auditCheckpointEvery,
+      onCheckpointDue: (logId) => auditCheckpoints?.requestCheckpoint(logId),
+    });
+    const auditChain = new KyselyAuditChainStore(database.db, database.dialect);
+    auditCheckpoints = new AuditCheckpointService({
+      chain: auditChain,
+      audit: store.repos.audit,
+      seed: () => keys.getTenantKey(SYSTEM_KEY_OWNER, 'audit-signing', { create: true }),
+      clock,
+    });
     const hasher = options.hasher ?? new Argon2PasswordHasher();
     const content = new SealedContent({
       blobs,
@@ -146,8 +168,17 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       }),
       maintenance: new MaintenanceService({ store, blobs, content, clock, processes }),
       reports: new ReportService({ reports: new KyselyAuditReportRepository(database.db), store, clock }),
+      auditCheckpoints,
+      auditVerification: new AuditVerificationService({
+        chain: auditChain,
+        checkpoints: auditCheckpoints,
+        store,
+        clock,
+      }),
+      telemetry: new TelemetryRetentionService({ store, chain: auditChain, clock }),
       processes,
       close: async () => {
+        await auditCheckpoints.idle();
         await registry.stop().catch(() => undefined);
         await database.close();
         await keyDatabase?.close();

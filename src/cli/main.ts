@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/load.ts';
 import { DomainError } from '../core/shared/errors.ts';
 import { registerAdmin } from './commands/admin.ts';
+import { registerAudit } from './commands/audit.ts';
 import { registerFiles } from './commands/files.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerSetup } from './commands/setup.ts';
@@ -20,6 +21,7 @@ program
 registerSetup(program);
 registerAdmin(program);
 registerKeys(program);
+registerAudit(program);
 registerFiles(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {

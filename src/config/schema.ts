@@ -30,6 +30,8 @@ export interface Config {
   smtpUrl?: string;
   smtpFrom: string;
   alertWebhookAllowLoopback: boolean;
+  auditCheckpointEvery: number;
+  auditCheckpointMinutes: number;
 }
 
 export type SettingKind = 'string' | 'int' | 'bool' | 'list' | 'url' | 'enum';
@@ -262,6 +264,26 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: () => false,
     description:
       'Let alert webhooks go to http://127.0.0.1, http://[::1] or http://localhost (for tests and local receivers). Otherwise webhooks must be https to a public address.',
+  },
+  {
+    key: 'auditCheckpointEvery',
+    env: 'CUSTODIA_AUDIT_CHECKPOINT_EVERY',
+    kind: 'int',
+    min: 1,
+    max: 1_000_000,
+    default: () => 1000,
+    description:
+      'A signed checkpoint of an activity log is made whenever it has grown by this many entries (besides the timed ones).',
+  },
+  {
+    key: 'auditCheckpointMinutes',
+    env: 'CUSTODIA_AUDIT_CHECKPOINT_MINUTES',
+    kind: 'int',
+    min: 1,
+    max: 1440,
+    default: () => 5,
+    description:
+      'Every this many minutes, each activity log with entries after its last signed checkpoint gets a new one.',
   },
 ];
 

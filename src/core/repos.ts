@@ -1,4 +1,4 @@
-import type { AuditLog, AuditReader } from './audit/ports.ts';
+import type { AuditLog, AuditReader, TelemetryPolicyRepository } from './audit/ports.ts';
 import type {
   BlobIntentRepository,
   NodeRepository,
@@ -36,6 +36,7 @@ export interface Repos {
   blobIntents: BlobIntentRepository;
   shares: ShareLinkRepository;
   audit: AuditLog & AuditReader;
+  telemetryPolicies: TelemetryPolicyRepository;
   settings: SettingsRepository;
 }
 

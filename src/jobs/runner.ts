@@ -11,6 +11,8 @@ export interface JobPayloads {
   'sweep-abandoned-writes': Record<string, never>;
   'sweep-expired-uploads': Record<string, never>;
   'purge-expired-sessions': Record<string, never>;
+  'checkpoint-audit-logs': Record<string, never>;
+  'expire-audit-telemetry': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 export type JobHandler<N extends JobName> = (

@@ -23,7 +23,11 @@ for (const dialect of await dialectsUnderTest()) {
     after(async () => ctx.close());
 
     async function entries(logId: string): Promise<StoredEntry[]> {
-      return new KyselyAuditChainStore(ctx.services.database.db).listEntries(logId, 0, 1_000_000);
+      return new KyselyAuditChainStore(ctx.services.database.db, ctx.dialect).listEntries(
+        logId,
+        0,
+        1_000_000,
+      );
     }
 
     it('should chain every entry the services write, with the file each event concerns', async () => {

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Repos, SettingsRepository, Store } from '../../core/repos.ts';
 import type { Clock } from '../../core/shared/clock.ts';
-import { KyselyAuditLog } from './repositories/audit.repository.ts';
+import { KyselyAuditLog, type AuditAppendOptions } from './repositories/audit.repository.ts';
 import { KyselyBlobIntentRepository } from './repositories/blob-intent.repository.ts';
 import {
   KyselyFolderGrantRepository,
@@ -17,12 +17,13 @@ import {
   KyselyThrottleRepository,
 } from './repositories/session.repository.ts';
 import { KyselyShareLinkRepository } from './repositories/share-link.repository.ts';
+import { KyselyTelemetryPolicyRepository } from './repositories/telemetry-policy.repository.ts';
 import { KyselyTenantRepository } from './repositories/tenant.repository.ts';
 import { KyselyMembershipRepository, KyselyUserRepository } from './repositories/user.repository.ts';
 import type { Database } from './tables.ts';
 
 /** Builds every repository over one connection or transaction. */
-export function createRepos(db: Kysely<Database>, clock: Clock): Repos {
+export function createRepos(db: Kysely<Database>, clock: Clock, audit?: AuditAppendOptions): Repos {
   return {
     tenants: new KyselyTenantRepository(db),
     users: new KyselyUserRepository(db),
@@ -38,16 +39,17 @@ export function createRepos(db: Kysely<Database>, clock: Clock): Repos {
     uploads: new KyselyUploadRepository(db),
     blobIntents: new KyselyBlobIntentRepository(db),
     shares: new KyselyShareLinkRepository(db),
-    audit: new KyselyAuditLog(db, clock),
+    audit: new KyselyAuditLog(db, clock, audit),
+    telemetryPolicies: new KyselyTelemetryPolicyRepository(db),
     settings: new KyselySettingsRepository(db),
   };
 }
 
 /** The Store port over Kysely: plain repositories plus `withTransaction` for atomic changes. */
-export function createStore(db: Kysely<Database>, clock: Clock): Store {
+export function createStore(db: Kysely<Database>, clock: Clock, audit?: AuditAppendOptions): Store {
   return {
-    repos: createRepos(db, clock),
-    withTransaction: (work) => db.transaction().execute((trx) => work(createRepos(trx, clock))),
+    repos: createRepos(db, clock, audit),
+    withTransaction: (work) => db.transaction().execute((trx) => work(createRepos(trx, clock, audit))),
   };
 }
 

@@ -1,5 +1,8 @@
 import type { Actor, Channel } from '../shared/context.ts';
 
+/** The operator's own log lives beside the tenants' logs (named by tenant id) under this id. */
+export const OPERATOR_LOG_ID = 'operator';
+
 export type AuditOutcome = 'success' | 'failure' | 'denied';
 
 /** One thing that happened, as the domain describes it. The writer adds order, time and hashes. */

@@ -194,10 +194,26 @@ export class ChainVerifier {
   #lastCheckpoint: Checkpoint | undefined;
   #problem: VerificationResult['firstProblem'];
 
-  constructor(input: { checkpoints: Checkpoint[]; publicKeys: Map<string, KeyObject>; logId?: string }) {
-    this.#checkpoints = [...input.checkpoints].sort((a, b) => a.seq - b.seq);
+  /**
+   * `from` resumes after an entry already trusted (a verified checkpoint): entries then start at
+   * its seq + 1 and chain from its hash; checkpoints up to it are not looked at again.
+   */
+  constructor(input: {
+    checkpoints: Checkpoint[];
+    publicKeys: Map<string, KeyObject>;
+    logId?: string;
+    from?: { seq: number; entryHash: string };
+  }) {
+    const from = input.from;
+    this.#checkpoints = input.checkpoints
+      .filter((c) => !from || c.seq > from.seq)
+      .sort((a, b) => a.seq - b.seq);
     this.#publicKeys = input.publicKeys;
     this.#logId = input.logId;
+    if (from) {
+      this.#expectedSeq = from.seq + 1;
+      this.#prev = from.entryHash;
+    }
   }
 
   /** Checks the next entry; false once a problem is found (later entries are then ignored). */

@@ -37,8 +37,13 @@ export interface SigningKeyRecord {
 export interface AuditChainStore {
   /** Up to `limit` entries with seq > afterSeq, in seq order (keyset paging). */
   listEntries(logId: string, afterSeq: number, limit: number): Promise<StoredEntry[]>;
-  findLastEntry(logId: string): Promise<{ seq: number; entryHash: string } | undefined>;
+  /**
+   * The log's last committed seq and entry hash, after any append in flight has committed (on
+   * PostgreSQL it waits for the head's row lock), or undefined for an empty log.
+   */
+  readHead(logId: string): Promise<{ seq: number; entryHash: string } | undefined>;
   listCheckpoints(logId: string): Promise<Checkpoint[]>;
+  findLastCheckpoint(logId: string): Promise<Checkpoint | undefined>;
   /** false when the log already has a checkpoint at that seq. */
   insertCheckpoint(checkpoint: Checkpoint): Promise<boolean>;
   /** Logs with entries after their last checkpoint; jobs only. */
@@ -47,4 +52,21 @@ export interface AuditChainStore {
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /** Erases ip, user agent and salt of entries that occurred before `occurredBefore`; returns how many. */
   expireTelemetry(logId: string, options: { occurredBefore: number; now: number }): Promise<number>;
+}
+
+/** A tenant's telemetry retention and forensic hold (columns of the tenant). */
+export interface TelemetryPolicy {
+  tenantId: string;
+  /** Days IP addresses and user agents stay in the tenant's log (30–90). */
+  retentionDays: number;
+  /** While set, telemetry is kept (an investigation needs it). */
+  forensicHold: { since: number; reason: string } | null;
+}
+
+export interface TelemetryPolicyRepository {
+  find(tenantId: string): Promise<TelemetryPolicy | undefined>;
+  setRetentionDays(tenantId: string, days: number): Promise<void>;
+  setForensicHold(tenantId: string, hold: TelemetryPolicy['forensicHold']): Promise<void>;
+  /** Every tenant's policy; jobs only. */
+  listForAllTenants(): Promise<TelemetryPolicy[]>;
 }

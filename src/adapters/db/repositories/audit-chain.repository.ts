@@ -1,6 +1,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Checkpoint, StoredEntry } from '../../../core/audit/chain.ts';
 import type { AuditChainStore, SigningKeyRecord } from '../../../core/audit/ports.ts';
+import type { DialectName } from '../database.ts';
 import type { Database } from '../tables.ts';
 
 /**
@@ -10,9 +11,11 @@ import type { Database } from '../tables.ts';
  */
 export class KyselyAuditChainStore implements AuditChainStore {
   readonly #db: Kysely<Database>;
+  readonly #dialect: DialectName;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, dialect: DialectName) {
     this.#db = db;
+    this.#dialect = dialect;
   }
 
   async listEntries(logId: string, afterSeq: number, limit: number): Promise<StoredEntry[]> {
@@ -48,15 +51,18 @@ export class KyselyAuditChainStore implements AuditChainStore {
     return rows;
   }
 
-  async findLastEntry(logId: string): Promise<{ seq: number; entryHash: string } | undefined> {
-    const row = await this.#db
-      .selectFrom('audit_events')
-      .select(['seq', 'entry_hash'])
-      .where('log_id', '=', logId)
-      .orderBy('seq', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return row?.entry_hash ? { seq: Number(row.seq), entryHash: row.entry_hash } : undefined;
+  async readHead(logId: string): Promise<{ seq: number; entryHash: string } | undefined> {
+    const read = async (db: Kysely<Database>) => {
+      let query = db.selectFrom('audit_heads').select(['seq', 'last_hash']).where('log_id', '=', logId);
+      if (this.#dialect === 'postgres') {
+        // Waits for an appender holding the head (FOR UPDATE) to commit, then reads what it wrote.
+        query = query.forShare();
+      }
+      return query.executeTakeFirst();
+    };
+    const head =
+      this.#dialect === 'postgres' ? await this.#db.transaction().execute(read) : await read(this.#db);
+    return head?.last_hash ? { seq: Number(head.seq), entryHash: head.last_hash } : undefined;
   }
 
   async listCheckpoints(logId: string): Promise<Checkpoint[]> {
@@ -74,6 +80,26 @@ export class KyselyAuditChainStore implements AuditChainStore {
       .orderBy('seq')
       .execute();
     return rows.map((r) => ({ ...r, seq: Number(r.seq), createdAt: Number(r.createdAt) }));
+  }
+
+  async findLastCheckpoint(logId: string): Promise<Checkpoint | undefined> {
+    const row = await this.#db
+      .selectFrom('audit_checkpoints')
+      .selectAll()
+      .where('log_id', '=', logId)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row
+      ? {
+          logId: row.log_id,
+          seq: Number(row.seq),
+          entryHash: row.entry_hash,
+          createdAt: Number(row.created_at),
+          keyId: row.key_id,
+          signature: row.signature,
+        }
+      : undefined;
   }
 
   async insertCheckpoint(checkpoint: Checkpoint): Promise<boolean> {

@@ -1,5 +1,5 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
-import type { AuditEvent, AuditEventInput } from '../../../core/audit/audit.types.ts';
+import { OPERATOR_LOG_ID, type AuditEvent, type AuditEventInput } from '../../../core/audit/audit.types.ts';
 import type { AuditLog, AuditQuery, AuditReader } from '../../../core/audit/ports.ts';
 import type { Clock } from '../../../core/shared/clock.ts';
 import { newId } from '../../../core/shared/ids.ts';
@@ -12,8 +12,7 @@ import {
 } from '../../../core/audit/chain.ts';
 import type { AuditEventTable, Database } from '../tables.ts';
 
-/** The operator's own log lives beside the tenants' logs under this id. */
-export const OPERATOR_LOG_ID = 'operator';
+export { OPERATOR_LOG_ID };
 
 /** Called after an append that completes a block of entries (see AuditAppendOptions). */
 export interface AuditAppendOptions {
