@@ -510,6 +510,41 @@ const ROUTES: Record<string, RouteRule> = {
     ids: [{ in: 'params', name: 'id', foreign: inB('fileId') }],
   },
 
+  // --- the tamper-evident chain: verify, export, keys, telemetry retention and forensic holds ---
+  'GET /api/v1/audit/verify': { access: 'tenant', request: () => ({}), allowed: 200, refuse: NO_AUDIT },
+  'GET /api/v1/audit/export': { access: 'tenant', request: () => ({}), allowed: 200, refuse: NO_AUDIT },
+  'GET /api/v1/audit/public-key': { access: 'tenant', request: () => ({}), allowed: 200 },
+  'GET /api/v1/audit/telemetry-policy': {
+    access: 'tenant',
+    request: () => ({}),
+    allowed: 200,
+    refuse: NO_AUDIT,
+  },
+  'PUT /api/v1/audit/telemetry-policy': {
+    access: 'tenant',
+    request: () => ({ body: { retentionDays: 60 } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+  },
+  'POST /api/v1/audit/forensic-hold': {
+    access: 'tenant',
+    request: async (w) => {
+      await setForensicHold(w, false);
+      return { body: { reason: 'route matrix' } };
+    },
+    allowed: 200,
+    refuse: NO_AUDIT,
+  },
+  'POST /api/v1/audit/forensic-hold/lift': {
+    access: 'tenant',
+    request: async (w) => {
+      await setForensicHold(w, true);
+      return { body: { reason: 'route matrix' } };
+    },
+    allowed: 200,
+    refuse: NO_AUDIT,
+  },
+
   // --- the operator console (tenant C is made per call, so tenants A and B are never suspended) ---
   'GET /api/v1/operator/tenants': { access: 'operator', request: () => ({}), allowed: 200 },
   'POST /api/v1/operator/tenants': {
@@ -741,6 +776,23 @@ async function expectForeignLikeMissing(
   if (method !== 'HEAD') {
     assert.equal(foreign.json().error.code, missing.json().error.code, `${method} ${pattern} ${slot.name}`);
     assert.equal(foreign.json().error.message, missing.json().error.message);
+  }
+}
+
+/** Puts tenant A's forensic hold in the state the next call expects (it places or lifts one). */
+async function setForensicHold(w: World, isHeld: boolean): Promise<void> {
+  const owner = {
+    kind: 'member',
+    tenantId: w.a.tenantId,
+    userId: w.a.ownerId,
+    role: 'owner',
+    channel: 'api',
+  } as const;
+  const policy = await w.ctx.services.telemetry.getPolicy(owner);
+  if (isHeld && !policy.forensicHold) {
+    await w.ctx.services.telemetry.placeForensicHold(owner, 'set up by the route matrix');
+  } else if (!isHeld && policy.forensicHold) {
+    await w.ctx.services.telemetry.liftForensicHold(owner, 'set up by the route matrix');
   }
 }
 
