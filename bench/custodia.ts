@@ -1,12 +1,19 @@
 // Custodia as the benchmark runs it: a fresh data dir, a bootstrapped tenant, the real server.
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEndpoint, findFreePort, waitForHttp, type Outcome } from './http-client.ts';
 import { logTail, run, startChild, stopChild } from './proc.ts';
 import type { StorageTarget } from './transfers.ts';
 
-export { startCustodia, MemorySampler, readMemoryKiB, type RunningCustodia };
+export {
+  startCustodia,
+  MemorySampler,
+  readMemoryKiB,
+  readCpuSeconds,
+  readThreadCpuSeconds,
+  type RunningCustodia,
+};
 
 interface RunningCustodia {
   target: StorageTarget;
@@ -34,7 +41,7 @@ async function startCustodia(opts: { repoRoot: string; benchDir: string }): Prom
   // the Node flags `npm start` gives it, so that what is measured is the server as it is run.
   const child = startChild({
     cmd: process.execPath,
-    args: [...serverNodeFlags(opts.repoRoot), 'src/main.ts', 'serve'],
+    args: [...serverNodeFlags(opts.repoRoot), ...extraNodeFlags(), 'src/main.ts', 'serve'],
     cwd: opts.repoRoot,
     env: { ...env, CUSTODIA_PORT: String(port), CUSTODIA_HOST: '127.0.0.1' },
     logPath,
@@ -63,6 +70,14 @@ function serverNodeFlags(repoRoot: string): string[] {
     );
   }
   return (match[1] ?? '').split(/\s+/).filter((flag) => flag !== '');
+}
+
+/**
+ * BENCH_SERVER_NODE_FLAGS: Node flags added for this run only, to look inside the server while it
+ * is measured (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`); figures taken so are not comparable.
+ */
+function extraNodeFlags(): string[] {
+  return (process.env.BENCH_SERVER_NODE_FLAGS ?? '').split(/\s+/).filter((flag) => flag !== '');
 }
 
 /**
@@ -167,6 +182,35 @@ function readMemoryKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
     throw new Error(`no ${field} in /proc/${pid}/status`);
   }
   return Number(match[1]);
+}
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on every Linux build in use). */
+const USER_HZ = 100;
+
+/** CPU seconds a process has used so far, user plus system, all its threads (/proc/<pid>/stat). */
+function readCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces, so split after its closing parenthesis):
+  // state is field 3, utime field 14, stime field 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+}
+
+/** CPU seconds per thread name (main thread, libuv pool, V8 helpers…), summed over threads of one name. */
+function readThreadCpuSeconds(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+      byName.set(name, (byName.get(name) ?? 0) + seconds);
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return byName;
 }
 
 /** Polls a process's resident memory every 50 ms and keeps the highest value seen. */

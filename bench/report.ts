@@ -82,6 +82,11 @@ function buildRows(r: Results): Row[] {
       ratioOf: 'nginx',
     },
     {
+      // CPU per upload moves less with other load on the machine than files/s does.
+      measurement: 'Server CPU per 4 KiB upload, user + system, all threads (µs)',
+      custodia: c?.smallFilesServerCpuMs.map((ms) => ms * 1000),
+    },
+    {
       measurement: 'Server peak RSS, polled every 50 ms during the 1 GiB transfers (MB)',
       custodia: c && [c.peakRssMB],
       target: below(250, '< 250'),

@@ -3,18 +3,28 @@
 //
 //   node bench/run.ts                   everything
 //   node bench/run.ts --skip-custodia   only the baselines (dd, cp, nginx)
+//   node bench/run.ts --only small      only Custodia's 4 KiB uploads (files/s, server CPU per file,
+//                                       VmHWM); prints them and leaves docs/BENCHMARKS.md alone
+//   BENCH_SERVER_NODE_FLAGS='--cpu-prof --cpu-prof-dir=…' …   extra Node flags for the server
 //   BENCH_DIR=/mnt/data/bench …         scratch space elsewhere (default ./tmp-bench)
 //   BENCH_REPEAT=5 …                    samples per measurement (default 3; the median is reported)
 import { existsSync, rmSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MemorySampler, readMemoryKiB, startCustodia } from './custodia.ts';
+import {
+  MemorySampler,
+  readCpuSeconds,
+  readMemoryKiB,
+  readThreadCpuSeconds,
+  startCustodia,
+} from './custodia.ts';
 import { GIB, makeRandomFile, makeSmallFiles, measureCpWithSync, measureDd } from './disk.ts';
 import { describeMachine } from './machine.ts';
 import { startNginx } from './nginx.ts';
 import { killAllChildrenSync } from './proc.ts';
 import { renderSection, verdicts, writeBenchmarksDoc, type CustodiaResults, type Results } from './report.ts';
-import { runTransfers, type TransferInputs, type TransferResults } from './transfers.ts';
+import { runSmallTransfers, runTransfers, type TransferInputs, type TransferResults } from './transfers.ts';
 import { createWorkspace, removeWorkspaceSync, type Workspace } from './workspace.ts';
 
 const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,12 +41,24 @@ async function main(): Promise<void> {
     throw new Error(`BENCH_REPEAT must be a whole number ≥ 1, not ${process.env.BENCH_REPEAT}`);
   }
   const skipCustodia = process.argv.includes('--skip-custodia');
+  const only = optionValue('--only');
+  if (only !== undefined && only !== 'small') {
+    throw new Error(`--only takes 'small', not ${JSON.stringify(only)}`);
+  }
   if (!skipCustodia) {
     requireCustodiaEntryPoints();
   }
   const workspace = await createWorkspace(REPO_ROOT);
   cleanUpOnExit(workspace);
   log(`scratch directory ${workspace.dir}`);
+  if (only === 'small') {
+    try {
+      await measureSmallOnly(workspace.dir);
+    } finally {
+      removeWorkspaceSync(workspace);
+    }
+    return;
+  }
   try {
     const results = await measureAll(workspace.dir, skipCustodia);
     await writeBenchmarksDoc(DOC_PATH, results);
@@ -74,6 +96,49 @@ async function measureAll(dir: string, skipCustodia: boolean): Promise<Results> 
   return { ...common, custodia };
 }
 
+/** The small-file rounds alone, against Custodia only: a quick before/after comparison. */
+async function measureSmallOnly(dir: string): Promise<void> {
+  log(`load average ${loadAverage()}; Custodia`);
+  const custodia = await startCustodia({ repoRoot: REPO_ROOT, benchDir: dir });
+  try {
+    const threadsBefore = readThreadCpuSeconds(custodia.pid);
+    const small = await runSmallTransfers(custodia.target, {
+      smallFiles: makeSmallFiles(SMALL_FILE_COUNT, SMALL_FILE_SIZE),
+      repeat: REPEAT,
+      serverCpuSeconds: () => readCpuSeconds(custodia.pid),
+    });
+    const files = SMALL_FILE_COUNT * REPEAT;
+    const perThread = [...readThreadCpuSeconds(custodia.pid)]
+      .map(([name, seconds]) => [name, ((seconds - (threadsBefore.get(name) ?? 0)) * 1000) / files] as const)
+      .filter(([, ms]) => ms >= 0.01)
+      .map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
+    const hwmMB = readMemoryKiB(custodia.pid, 'VmHWM') * KIB_TO_MB;
+    console.log(
+      [
+        `server CPU ms per file by thread: ${perThread.join(', ')}`,
+        `4 KiB files/s: ${rates(small.smallFilesPerSecond)}`,
+        `server CPU ms per file: ${small.smallFilesServerCpuMs.map((ms) => ms.toFixed(2)).join(', ')}`,
+        `server VmHWM: ${hwmMB.toFixed(0)} MB`,
+        `load average at the end: ${loadAverage()}`,
+      ].join('\n'),
+    );
+  } finally {
+    await custodia.stop();
+  }
+}
+
+function loadAverage(): string {
+  return loadavg()
+    .map((load) => load.toFixed(2))
+    .join(', ');
+}
+
+/** The value after `name` on the command line (`--only small`), if given. */
+function optionValue(name: string): string | undefined {
+  const index = process.argv.indexOf(name);
+  return index === -1 ? undefined : process.argv[index + 1];
+}
+
 async function sample(measure: () => Promise<number>): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < REPEAT; i++) {
@@ -101,6 +166,7 @@ async function measureCustodia(dir: string, inputs: TransferInputs): Promise<Cus
       ...inputs,
       onBigStart: () => sampler.start(),
       onBigEnd: () => sampler.stop(),
+      serverCpuSeconds: () => readCpuSeconds(custodia.pid),
     });
     const hwmKiB = readMemoryKiB(custodia.pid, 'VmHWM');
     return { ...transfers, peakRssMB: sampler.peakKiB * KIB_TO_MB, hwmMB: hwmKiB * KIB_TO_MB };

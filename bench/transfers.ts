@@ -3,7 +3,7 @@
 import { GIB, megabytesPerSecond, syncAll } from './disk.ts';
 import { exchange, putMany, type Endpoint, type Outcome } from './http-client.ts';
 
-export { runTransfers, type StorageTarget, type TransferInputs, type TransferResults };
+export { runTransfers, runSmallTransfers, type StorageTarget, type TransferInputs, type TransferResults };
 
 /** What differs between servers: where to PUT, what counts as success, where to GET back. */
 interface StorageTarget {
@@ -28,6 +28,8 @@ interface TransferInputs {
   /** Called around the big-file transfers (Custodia samples server memory there). */
   onBigStart?: () => void;
   onBigEnd?: () => void;
+  /** CPU seconds the server has used so far (user + system, all threads), if it can be read. */
+  serverCpuSeconds?: () => number;
 }
 
 /** One sample per repetition, in the order they were taken. */
@@ -38,6 +40,8 @@ interface TransferResults {
   uploadDurableMBps: number[];
   downloadMBps: number[];
   smallFilesPerSecond: number[];
+  /** Server CPU milliseconds per small upload, per round (only when `serverCpuSeconds` is given). */
+  smallFilesServerCpuMs: number[];
 }
 
 async function runTransfers(target: StorageTarget, inputs: TransferInputs): Promise<TransferResults> {
@@ -46,6 +50,7 @@ async function runTransfers(target: StorageTarget, inputs: TransferInputs): Prom
     uploadDurableMBps: [],
     downloadMBps: [],
     smallFilesPerSecond: [],
+    smallFilesServerCpuMs: [],
   };
   inputs.onBigStart?.();
   for (let round = 1; round <= inputs.repeat; round++) {
@@ -59,8 +64,23 @@ async function runTransfers(target: StorageTarget, inputs: TransferInputs): Prom
     await verifyBig(target, downloadPath, inputs.bigSha256);
   }
   inputs.onBigEnd?.();
+  const small = await runSmallTransfers(target, inputs);
+  return { ...results, ...small };
+}
+
+/** Only the small-file rounds (`npm run bench -- --only small` runs just these, for quick comparisons). */
+async function runSmallTransfers(
+  target: StorageTarget,
+  inputs: Pick<TransferInputs, 'smallFiles' | 'repeat' | 'serverCpuSeconds'>,
+): Promise<Pick<TransferResults, 'smallFilesPerSecond' | 'smallFilesServerCpuMs'>> {
+  const results = { smallFilesPerSecond: [] as number[], smallFilesServerCpuMs: [] as number[] };
   for (let round = 1; round <= inputs.repeat; round++) {
+    const cpuBefore = inputs.serverCpuSeconds?.();
     results.smallFilesPerSecond.push(await uploadSmall(target, round, inputs.smallFiles));
+    const cpuAfter = inputs.serverCpuSeconds?.();
+    if (cpuBefore !== undefined && cpuAfter !== undefined) {
+      results.smallFilesServerCpuMs.push(((cpuAfter - cpuBefore) * 1000) / inputs.smallFiles.length);
+    }
   }
   return results;
 }

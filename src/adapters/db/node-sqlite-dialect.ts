@@ -1,3 +1,4 @@
+import { open } from 'node:fs/promises';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import {
   SqliteAdapter,
@@ -15,26 +16,62 @@ import {
 } from 'kysely';
 
 /**
- * Kysely over node:sqlite (DatabaseSync), with two things Kysely's own SqliteDialect lacks:
+ * Kysely over node:sqlite (DatabaseSync), with what Kysely's own SqliteDialect lacks:
  *
  * - Prepared statements are cached by SQL text. Compiling SQL costs far more than running the small
  *   statements we issue, and Kysely asks for a fresh statement on every execution.
  *
- * - Group commit. With synchronous=FULL every COMMIT waits for the disk (an fsync of the WAL), and
- *   node:sqlite does that on the event loop, so one commit per upload would cap small uploads at one
- *   fsync each and stall every other request meanwhile. Here transactions (and single writes made
- *   outside one) that run close together share one SQLite transaction: each runs in its own
- *   SAVEPOINT (a failing one rolls back alone), and the shared COMMIT runs once the event loop has
- *   handled the I/O that was ready, i.e. after everybody who could join has. Durability is unchanged:
- *   `commitTransaction`, and a write made outside a transaction, resolve only after that COMMIT (and
- *   so its fsync) has succeeded, and fail if it fails. Until then other queries on this connection
+ * - Group commit. Transactions (and single writes made outside one) that run close together share
+ *   one SQLite transaction: each runs in its own SAVEPOINT (a failing one rolls back alone), and the
+ *   shared COMMIT runs once the event loop has handled the I/O that was ready, i.e. after everybody
+ *   who could join has. `commitTransaction`, and a write made outside a transaction, resolve only
+ *   once that COMMIT is durable, and fail if it fails. Until then other queries on this connection
  *   can see the new rows, as they would in any one-connection setup; nobody is told they are stored.
+ *
+ * - The WAL fsync off the event loop (`walPath`). node:sqlite runs everything on the event loop, so
+ *   under synchronous=FULL every COMMIT stalled every request for an fsync of the WAL (over a
+ *   millisecond here, once per upload). Given the WAL's path, the database runs with
+ *   synchronous=NORMAL (SQLite writes the WAL at COMMIT but does not fsync it; checkpoints and WAL
+ *   restarts are still synced by SQLite) and the driver fdatasyncs the WAL itself, on libuv's thread
+ *   pool, before it reports the COMMIT done. An fsync covers every COMMIT written before it started,
+ *   so commits that finish while one runs share the next. What a caller is told is stored is exactly
+ *   as durable as under FULL. If that fsync fails, whether the rows survive a crash is unknown while
+ *   other requests may already see them; the process then stops (`onLostDurability`, as PostgreSQL
+ *   does on a failed fsync), and recovery plus the start-up sweeps decide from what is on disk.
  */
 export class NodeSqliteDialect implements Dialect {
   readonly #db: DatabaseSync;
+  readonly #wal: WalSyncs | undefined;
 
-  constructor(db: DatabaseSync) {
+  /**
+   * `walPath`: the database's `-wal` file, to fsync it off the event loop (the database must be in
+   * WAL mode; synchronous is set to NORMAL here). Without it, synchronous must be FULL or above, so
+   * that SQLite makes every COMMIT durable itself.
+   */
+  constructor(
+    db: DatabaseSync,
+    options: {
+      walPath?: string;
+      syncFile?: (path: string) => Promise<void>;
+      onLostDurability?: (error: unknown) => void;
+    } = {},
+  ) {
     this.#db = db;
+    if (options.walPath === undefined) {
+      if (Number(db.prepare('PRAGMA synchronous').get()?.synchronous) < SYNCHRONOUS_FULL) {
+        throw new Error('NodeSqliteDialect: synchronous must be FULL unless walPath is given');
+      }
+      return;
+    }
+    if (String(db.prepare('PRAGMA journal_mode').get()?.journal_mode).toLowerCase() !== 'wal') {
+      throw new Error('NodeSqliteDialect: walPath needs the database in WAL mode');
+    }
+    db.exec('PRAGMA synchronous = NORMAL');
+    this.#wal = new WalSyncs(
+      options.walPath,
+      options.syncFile ?? fdatasyncPath,
+      options.onLostDurability ?? stopProcess,
+    );
   }
 
   createAdapter(): DialectAdapter {
@@ -42,7 +79,7 @@ export class NodeSqliteDialect implements Dialect {
   }
 
   createDriver(): Driver {
-    return new GroupCommitDriver(this.#db);
+    return new GroupCommitDriver(this.#db, this.#wal);
   }
 
   createIntrospector(db: Kysely<unknown>): DatabaseIntrospector {
@@ -54,6 +91,8 @@ export class NodeSqliteDialect implements Dialect {
   }
 }
 
+/** `PRAGMA synchronous` value of FULL. */
+const SYNCHRONOUS_FULL = 2;
 /** A transaction member's savepoint (members never overlap: each holds the connection lock). */
 const MEMBER = 'custodia_member';
 /** Prepared statements kept (least recently used dropped first): `IN (?, ?, …)` lists make new texts. */
@@ -100,13 +139,15 @@ class Connection implements DatabaseConnection {
 
 class GroupCommitDriver implements Driver {
   readonly #db: DatabaseSync;
+  readonly #wal: WalSyncs | undefined;
   readonly #lock = new FifoLock();
   readonly #statements = new Map<string, { statement: StatementSync; isReader: boolean }>();
   #batch: Batch | undefined;
   #isCommitScheduled = false;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, wal: WalSyncs | undefined) {
     this.#db = db;
+    this.#wal = wal;
   }
 
   async init(): Promise<void> {}
@@ -249,16 +290,21 @@ class GroupCommitDriver implements Driver {
     this.#lock.release();
     if (this.#batch && !this.#isCommitScheduled) {
       this.#isCommitScheduled = true;
-      // After the I/O callbacks that are ready now (uploads finishing alongside) have had their turn.
+      // After the I/O callbacks that are ready now (uploads finishing alongside) have had their turn,
+      // and after the WAL fsync under way, if any: whoever commits meanwhile would have to wait for
+      // the next fsync anyway, so they may as well join this batch (one COMMIT writes a page that
+      // several of them changed once, not once each).
       setImmediate(() => {
-        void this.#lock.acquire().then(() => {
-          this.#isCommitScheduled = false;
-          try {
-            this.#commitBatch();
-          } finally {
-            this.#lock.release();
-          }
-        });
+        void (this.#wal?.idle() ?? Promise.resolve())
+          .then(() => this.#lock.acquire())
+          .then(() => {
+            this.#isCommitScheduled = false;
+            try {
+              this.#commitBatch();
+            } finally {
+              this.#lock.release();
+            }
+          });
       });
     }
   }
@@ -307,7 +353,6 @@ class GroupCommitDriver implements Driver {
         throw new Error('SQLite rolled the transaction back');
       }
       this.#db.exec('COMMIT');
-      batch.resolve();
     } catch (error) {
       try {
         this.#db.exec('ROLLBACK');
@@ -315,8 +360,108 @@ class GroupCommitDriver implements Driver {
         // SQLite may already have rolled the transaction back itself.
       }
       batch.reject(error);
+      return;
+    }
+    if (this.#wal) {
+      // On failure the process has already been stopped (or, in a test, told): see WalSyncs.
+      this.#wal.sync().then(batch.resolve, batch.reject);
+    } else {
+      batch.resolve();
     }
   }
+}
+
+/**
+ * fdatasyncs the WAL after COMMITs, as few times as possible: an fsync covers every COMMIT written
+ * before it started, so a caller arriving while one runs waits for the next one, which then covers
+ * everybody who arrived in the meantime.
+ */
+class WalSyncs {
+  readonly #path: string;
+  readonly #syncFile: (path: string) => Promise<void>;
+  readonly #onLostDurability: (error: unknown) => void;
+  #running: Promise<void> | undefined;
+  #next: Promise<void> | undefined;
+  #failure: unknown;
+
+  constructor(
+    path: string,
+    syncFile: (path: string) => Promise<void>,
+    onLostDurability: (error: unknown) => void,
+  ) {
+    this.#path = path;
+    this.#syncFile = syncFile;
+    this.#onLostDurability = onLostDurability;
+  }
+
+  /** Resolves once no fsync is running (whatever its outcome). */
+  idle(): Promise<void> {
+    return (this.#next ?? this.#running ?? Promise.resolve()).then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  sync(): Promise<void> {
+    if (this.#failure !== undefined) {
+      return Promise.reject(this.#failure as Error);
+    }
+    if (!this.#running) {
+      return this.#start();
+    }
+    // The running fsync may have started before our COMMIT: only one started after it covers us.
+    this.#next ??= this.#running.then(
+      () => this.#start(),
+      () => this.#start(),
+    );
+    return this.#next;
+  }
+
+  #start(): Promise<void> {
+    if (this.#failure !== undefined) {
+      return Promise.reject(this.#failure as Error);
+    }
+    const running = this.#syncFile(this.#path).catch((error: unknown) => {
+      // Linux may drop the pages it failed to write and report the next fsync clean: never retry.
+      this.#failure ??= error;
+      this.#onLostDurability(error);
+      throw error;
+    });
+    this.#running = running;
+    this.#next = undefined;
+    const settle = () => {
+      if (this.#running === running && !this.#next) {
+        this.#running = undefined;
+      }
+    };
+    running.then(settle, settle);
+    return running;
+  }
+}
+
+async function fdatasyncPath(path: string): Promise<void> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      return; // SQLite removes the WAL only after checkpointing it into the database and syncing that
+    }
+    throw error;
+  }
+  try {
+    await handle.datasync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** A COMMIT other requests can already see may not be on disk: stop, and let recovery decide. */
+function stopProcess(error: unknown): void {
+  process.stderr.write(
+    `custodia: fsync of the SQLite WAL failed (${String(error)}); stopping so that recovery decides what is stored\n`,
+  );
+  process.exit(70);
 }
 
 /** Whether a statement may change the database (and so must be committed before its caller goes on). */
