@@ -1,10 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Kysely } from 'kysely';
+import { HttpWebhookSender } from './adapters/alerts/http-webhook-sender.ts';
 import { LocalDiskBlobStore } from './adapters/blobs/local-disk-blob-store.ts';
+import { createAlertStore } from './adapters/db/alert-store.ts';
 import { assertReachable, openDatabase, type DatabaseHandle } from './adapters/db/database.ts';
 import { migrateToLatest } from './adapters/db/migrate.ts';
 import { KyselyProcessRegistry } from './adapters/db/process-registry.ts';
+import { KyselyAuditLog } from './adapters/db/repositories/audit.repository.ts';
 import { KyselyAuditChainStore } from './adapters/db/repositories/audit-chain.repository.ts';
 import { KyselyAuditReportRepository } from './adapters/db/repositories/audit-report.repository.ts';
 import { MIGRATIONS } from './adapters/db/migrations/index.ts';
@@ -13,8 +16,13 @@ import type { Database } from './adapters/db/tables.ts';
 import { KEY_STORE_MIGRATIONS, KyselyKeyStore, type KeyStoreTables } from './adapters/keys/key-store.ts';
 import { loadOrCreateRingFile, ringFromEnvKey } from './adapters/keys/master-key-ring.ts';
 import { Argon2PasswordHasher } from './adapters/security/argon2-hasher.ts';
+import { SmtpMailSender } from './adapters/mail/smtp-mail-sender.ts';
 import { KeyStoreSecretBox } from './adapters/security/secret-box.ts';
+import { KeyStoreTenantSecretBox } from './adapters/security/tenant-secret-box.ts';
 import type { Config } from './config/schema.ts';
+import { AlertDeliveryService } from './core/alerts/alert-delivery.service.ts';
+import { AlertEvaluator } from './core/alerts/alert-evaluator.service.ts';
+import { AlertRulesService } from './core/alerts/alert-rules.service.ts';
 import { AuditCheckpointService } from './core/audit/checkpoint.service.ts';
 import { ReportService } from './core/audit/report.service.ts';
 import { TelemetryRetentionService } from './core/audit/telemetry.service.ts';
@@ -64,6 +72,12 @@ export interface Services {
   /** Telemetry retention and forensic holds of the activity logs (API, job). */
   telemetry: TelemetryRetentionService;
   processes: KyselyProcessRegistry;
+  /** Alert rules, fired alerts, allowed IP ranges (API). */
+  alerts: AlertRulesService;
+  /** Reads the activity logs and fires alerts (job). */
+  alertEvaluator: AlertEvaluator;
+  /** Sends fired alerts by webhook and e-mail, with retries (job). */
+  alertDelivery: AlertDeliveryService;
   close(): Promise<void>;
 }
 
@@ -101,10 +115,11 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     const blobs = await blobStore(config, processes.selfId);
     // The log writer asks for a checkpoint whenever a log completes a block of entries.
     let auditCheckpoints: AuditCheckpointService | undefined;
-    const store = createStore(database.db, clock, {
+    const auditAppend = {
       checkpointEvery: config.auditCheckpointEvery,
-      onCheckpointDue: (logId) => auditCheckpoints?.requestCheckpoint(logId),
-    });
+      onCheckpointDue: (logId: string) => auditCheckpoints?.requestCheckpoint(logId),
+    };
+    const store = createStore(database.db, clock, auditAppend);
     const auditChain = new KyselyAuditChainStore(database.db, database.dialect);
     auditCheckpoints = new AuditCheckpointService({
       chain: auditChain,
@@ -131,6 +146,21 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         maxFailures: config.signInMaxFailures,
         lockoutMs: config.signInLockoutMinutes * 60_000,
       },
+    });
+    const alertStore = createAlertStore(
+      database.db,
+      database.dialect,
+      (h) => new KyselyAuditLog(h, clock, auditAppend),
+    );
+    const mail = new SmtpMailSender({ url: config.smtpUrl, from: config.smtpFrom });
+    const tenantSecrets = new KeyStoreTenantSecretBox(keys);
+    const alertDelivery = new AlertDeliveryService({
+      store: alertStore,
+      clock,
+      webhooks: new HttpWebhookSender({ allowLoopback: config.alertWebhookAllowLoopback }),
+      mail,
+      box: tenantSecrets,
+      publicUrl: config.publicUrl,
     });
     return {
       config,
@@ -177,8 +207,19 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       }),
       telemetry: new TelemetryRetentionService({ store, chain: auditChain, clock }),
       processes,
+      alerts: new AlertRulesService({
+        store: alertStore,
+        clock,
+        box: tenantSecrets,
+        mail,
+        delivery: alertDelivery,
+        allowLoopbackWebhooks: config.alertWebhookAllowLoopback,
+      }),
+      alertEvaluator: new AlertEvaluator({ store: alertStore, clock }),
+      alertDelivery,
       close: async () => {
         await auditCheckpoints.idle();
+        mail.close();
         await registry.stop().catch(() => undefined);
         await database.close();
         await keyDatabase?.close();

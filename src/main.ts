@@ -2,6 +2,7 @@ import { buildApp } from './http/app.ts';
 import { compose } from './compose.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { loggerOptions } from './http/logging.ts';
+import { registerAlerts } from './jobs/handlers/alerts.job.ts';
 import { registerHousekeeping } from './jobs/handlers/housekeeping.job.ts';
 import { JobRunner } from './jobs/runner.ts';
 
@@ -39,7 +40,8 @@ async function main(): Promise<void> {
     log: (entry, message) => app.log.info(entry, message),
   });
   if (config.runJobs) {
-    runner.start(registerHousekeeping(runner, services));
+    // Polled every 5 s so alerts fire within seconds; each job still runs at its own interval.
+    runner.start([...registerHousekeeping(runner, services), ...registerAlerts(runner, services)], 5_000);
   }
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');

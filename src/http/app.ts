@@ -12,7 +12,9 @@ import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/err
 import { portalPlugin } from './plugins/portal.ts';
 import { rateLimitPlugin } from './plugins/rate-limit.ts';
 import { confinePolicy, securityHeadersPlugin } from './plugins/security-headers.ts';
+import { auditChainRoutes } from './routes/audit/audit-chain.routes.ts';
 import { auditRoutes } from './routes/audit/audit.routes.ts';
+import { alertsRoutes } from './routes/alerts/alerts.routes.ts';
 import { authRoutes } from './routes/auth/auth.routes.ts';
 import { contentRoutes } from './routes/files/content.routes.ts';
 import { filesRoutes } from './routes/files/files.routes.ts';
@@ -133,7 +135,9 @@ export async function buildApp(services: Services, options: AppOptions = {}): Pr
       await api.register(tenantRoutes, { services });
       await api.register(operatorRoutes, { services });
       await api.register(sharesRoutes, { services });
+      await api.register(alertsRoutes, { services });
       await api.register(auditRoutes, { services });
+      await api.register(auditChainRoutes, { services });
     },
     { prefix: '/api/v1' },
   );

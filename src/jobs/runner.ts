@@ -13,6 +13,8 @@ export interface JobPayloads {
   'purge-expired-sessions': Record<string, never>;
   'checkpoint-audit-logs': Record<string, never>;
   'expire-audit-telemetry': Record<string, never>;
+  'evaluate-alerts': Record<string, never>;
+  'deliver-alerts': Record<string, never>;
 }
 export type JobName = keyof JobPayloads;
 export type JobHandler<N extends JobName> = (

@@ -81,6 +81,8 @@ interface TenantObjects {
   tokenId: string;
   shareId: string;
   uploadId: string;
+  alertRuleId: string;
+  alertId: string;
 }
 
 interface World {
@@ -545,6 +547,70 @@ const ROUTES: Record<string, RouteRule> = {
     refuse: NO_AUDIT,
   },
 
+  // --- alert rules, fired alerts, allowed IP ranges: owners, admins and compliance officers ---
+  'GET /api/v1/alert-rules': { access: 'tenant', request: () => ({}), allowed: 200, refuse: NO_AUDIT },
+  'POST /api/v1/alert-rules': {
+    access: 'tenant',
+    request: () => ({ body: { kind: 'bulk_download' } }),
+    allowed: 201,
+    refuse: NO_AUDIT,
+  },
+  'GET /api/v1/alert-rules/:id': {
+    access: 'tenant',
+    request: (w) => ({ params: { id: w.inA.alertRuleId } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+    ids: [{ in: 'params', name: 'id', foreign: inB('alertRuleId') }],
+  },
+  'PATCH /api/v1/alert-rules/:id': {
+    access: 'tenant',
+    request: (w) => ({ params: { id: w.inA.alertRuleId }, body: { enabled: true } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+    ids: [{ in: 'params', name: 'id', foreign: inB('alertRuleId') }],
+  },
+  'DELETE /api/v1/alert-rules/:id': {
+    access: 'tenant',
+    request: async (w) => ({ params: { id: await freshAlertRule(w) } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+    ids: [{ in: 'params', name: 'id', foreign: inB('alertRuleId') }],
+  },
+  'POST /api/v1/alert-rules/:id/test': {
+    access: 'tenant',
+    request: (w) => ({ params: { id: w.inA.alertRuleId } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+    ids: [{ in: 'params', name: 'id', foreign: inB('alertRuleId') }],
+  },
+  'POST /api/v1/alert-rules/:id/rotate-secret': {
+    access: 'tenant',
+    request: async (w) => ({ params: { id: await freshAlertRule(w, 'https://hooks.example.com/custodia') } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+    ids: [{ in: 'params', name: 'id', foreign: inB('alertRuleId') }],
+  },
+  'GET /api/v1/alerts': { access: 'tenant', request: () => ({}), allowed: 200, refuse: NO_AUDIT },
+  'POST /api/v1/alerts/:id/acknowledge': {
+    access: 'tenant',
+    request: (w) => ({ params: { id: w.inA.alertId } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+    ids: [{ in: 'params', name: 'id', foreign: inB('alertId') }],
+  },
+  'GET /api/v1/tenant/allowed-ip-ranges': {
+    access: 'tenant',
+    request: () => ({}),
+    allowed: 200,
+    refuse: NO_AUDIT,
+  },
+  'PUT /api/v1/tenant/allowed-ip-ranges': {
+    access: 'tenant',
+    request: () => ({ body: { ranges: [] } }),
+    allowed: 200,
+    refuse: NO_AUDIT,
+  },
+
   // --- the operator console (tenant C is made per call, so tenants A and B are never suspended) ---
   'GET /api/v1/operator/tenants': { access: 'operator', request: () => ({}), allowed: 200 },
   'POST /api/v1/operator/tenants': {
@@ -878,7 +944,44 @@ async function tenantObjects(ctx: TestContext, tenant: TenantFixture): Promise<T
     tokenId: await fresh.token(),
     shareId: share.id,
     uploadId: await fresh.upload(),
+    ...(await firedAlert(ctx, tenant, fresh)),
   };
+}
+
+/** An alert rule and an alert it fired (two files read against a threshold of one). */
+async function firedAlert(
+  ctx: TestContext,
+  tenant: TenantFixture,
+  fresh: FreshObjects,
+): Promise<{ alertRuleId: string; alertId: string }> {
+  const created = await apiJson(ctx, tenant, 'POST', `${API}/alert-rules`, {
+    kind: 'bulk_download',
+    threshold: 1,
+    windowSeconds: 600,
+  });
+  for (const { id } of [await fresh.file(), await fresh.file()]) {
+    const read = await ctx.app.inject({
+      method: 'GET',
+      url: `${API}/nodes/${id}/content`,
+      headers: tenant.auth,
+    });
+    assert.equal(read.statusCode, 200, read.body);
+  }
+  await ctx.services.alertEvaluator.evaluateAll();
+  const [alert] = await ctx.services.alerts.listAlerts(
+    { kind: 'member', tenantId: tenant.tenantId, userId: tenant.ownerId, role: 'owner', channel: 'api' },
+    1,
+  );
+  assert.ok(alert, 'the alert fired');
+  return { alertRuleId: created.rule.id, alertId: alert.id };
+}
+
+async function freshAlertRule(w: World, webhookUrl?: string): Promise<string> {
+  const created = await apiJson(w.ctx, w.a, 'POST', `${API}/alert-rules`, {
+    kind: 'sign_in_failures',
+    webhookUrl,
+  });
+  return created.rule.id;
 }
 
 function freshObjects(ctx: TestContext, tenant: TenantFixture): FreshObjects {
@@ -955,6 +1058,7 @@ interface Created {
   link: string;
   share: { id: string };
   record: { id: string };
+  rule: { id: string };
 }
 
 async function apiJson(
