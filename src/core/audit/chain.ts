@@ -157,6 +157,7 @@ export type VerificationProblem =
   | 'checkpoint_signature_invalid'
   | 'checkpoint_mismatch'
   | 'truncated'
+  | 'inserted_entry'
   | 'wrong_log';
 
 export interface VerificationResult {
@@ -189,6 +190,7 @@ export class ChainVerifier {
   #next = 0;
   #expectedSeq = 1;
   #prev = GENESIS_HASH;
+  #prevPrev: string | undefined;
   #count = 0;
   #verifiedCheckpoints = 0;
   #lastCheckpoint: Checkpoint | undefined;
@@ -232,6 +234,14 @@ export class ChainVerifier {
     if (this.#logId !== undefined && e.logId !== this.#logId) {
       return this.#fail(seq, 'wrong_log', `the entry belongs to log ${e.logId}, not ${this.#logId}`);
     }
+    if (e.prevHash !== this.#prev && e.prevHash === this.#prevPrev && this.#isShiftedByOne(e)) {
+      // This entry was written to follow the one before its predecessor, at the seq before its own.
+      return this.#fail(
+        seq - 1,
+        'inserted_entry',
+        `entry ${seq - 1} was inserted before the original entry ${seq - 1}`,
+      );
+    }
     if (e.salt !== null && telemetryHash(e) !== e.telemetryHash) {
       return this.#fail(seq, 'telemetry_altered', 'address or user agent differs from what was recorded');
     }
@@ -251,16 +261,18 @@ export class ChainVerifier {
         );
       }
       if (cp.entryHash !== e.entryHash) {
+        const since = (this.#lastCheckpoint?.seq ?? 0) + 1;
         return this.#fail(
           seq,
           'checkpoint_mismatch',
-          `the signed checkpoint at seq ${seq} pins a different entry`,
+          `the signed checkpoint at seq ${seq} pins a different entry: entries ${since}..${seq} were rewritten`,
         );
       }
       this.#verifiedCheckpoints++;
       this.#lastCheckpoint = cp;
       this.#next++;
     }
+    this.#prevPrev = this.#prev;
     this.#prev = e.entryHash;
     this.#expectedSeq++;
     this.#count++;
@@ -302,6 +314,10 @@ export class ChainVerifier {
         : {}),
       ...(this.#problem ? { firstProblem: this.#problem } : {}),
     };
+  }
+
+  #isShiftedByOne(e: StoredEntry): boolean {
+    return payloadHash({ ...e, seq: e.seq - 1 }, e.telemetryHash) === e.payloadHash;
   }
 
   #isSigned(cp: Checkpoint): boolean {

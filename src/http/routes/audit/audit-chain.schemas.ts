@@ -10,6 +10,7 @@ const Problem = Type.Union([
   Type.Literal('checkpoint_mismatch'),
   Type.Literal('truncated'),
   Type.Literal('wrong_log'),
+  Type.Literal('inserted_entry'),
 ]);
 
 export const VerificationView = Type.Object({
