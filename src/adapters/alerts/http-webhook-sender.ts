@@ -1,7 +1,7 @@
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import http from 'node:http';
 import https from 'node:https';
-import type { LookupFunction } from 'node:net';
+import { isIP, type LookupFunction } from 'node:net';
 import { isLoopbackAddress, isPublicAddress } from '../../core/alerts/ip-ranges.ts';
 import type { WebhookSender } from '../../core/alerts/ports.ts';
 
@@ -23,6 +23,13 @@ export class HttpWebhookSender implements WebhookSender {
 
   post(input: { url: string; body: string; headers: Record<string, string> }): Promise<{ status: number }> {
     const url = new URL(input.url);
+    const literal = url.hostname.replace(/^\[|\]$/g, '');
+    // An address literal is connected to without a lookup, so it is checked here.
+    if (isIP(literal) !== 0 && !this.#isAllowed(literal)) {
+      return Promise.reject(
+        Object.assign(new Error(`${literal} is a private or reserved address`), { code: 'EADDRNOTALLOWED' }),
+      );
+    }
     const client = url.protocol === 'https:' ? https : http;
     const lookup: LookupFunction = (hostname, options, callback) => {
       dnsLookup(hostname, { ...options, all: true }, (error, addresses) => {
@@ -31,9 +38,7 @@ export class HttpWebhookSender implements WebhookSender {
           return;
         }
         const list = addresses as LookupAddress[];
-        const allowed = list.filter(
-          (a) => isPublicAddress(a.address) || (this.#allowLoopback && isLoopbackAddress(a.address)),
-        );
+        const allowed = list.filter((a) => this.#isAllowed(a.address));
         const chosen = allowed[0];
         if (!chosen) {
           callback(
@@ -79,5 +84,9 @@ export class HttpWebhookSender implements WebhookSender {
       request.on('error', reject);
       request.end(input.body);
     });
+  }
+
+  #isAllowed(address: string): boolean {
+    return isPublicAddress(address) || (this.#allowLoopback && isLoopbackAddress(address));
   }
 }
