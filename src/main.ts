@@ -3,6 +3,7 @@ import { compose } from './compose.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
 import { loggerOptions } from './http/logging.ts';
 import { registerAlerts } from './jobs/handlers/alerts.job.ts';
+import { registerAuditChain } from './jobs/handlers/audit-chain.job.ts';
 import { registerHousekeeping } from './jobs/handlers/housekeeping.job.ts';
 import { JobRunner } from './jobs/runner.ts';
 
@@ -41,7 +42,14 @@ async function main(): Promise<void> {
   });
   if (config.runJobs) {
     // Polled every 5 s so alerts fire within seconds; each job still runs at its own interval.
-    runner.start([...registerHousekeeping(runner, services), ...registerAlerts(runner, services)], 5_000);
+    runner.start(
+      [
+        ...registerHousekeeping(runner, services),
+        ...registerAlerts(runner, services),
+        ...registerAuditChain(runner, services),
+      ],
+      5_000,
+    );
   }
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');
