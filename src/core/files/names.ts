@@ -38,8 +38,12 @@ export function validateName(raw: string): string {
  * Explorer and most WebDAV clients treat "Report.pdf", "report.pdf" and an NFD-encoded twin as one file.
  */
 export function nameKey(name: string): string {
-  return name.normalize('NFC').toLocaleLowerCase('und');
+  // Plain ASCII is its own NFC form and lower-cases the same in every locale; the ICU path is
+  // several times slower and every upload takes a few keys.
+  return ASCII.test(name) ? name.toLowerCase() : name.normalize('NFC').toLocaleLowerCase('und');
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 const MIME_TYPES: Record<string, string> = {
   txt: 'text/plain',
