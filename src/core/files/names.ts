@@ -40,10 +40,17 @@ export function validateName(raw: string): string {
 export function nameKey(name: string): string {
   // Plain ASCII is its own NFC form and lower-cases the same in every locale; the ICU path is
   // several times slower and every upload takes a few keys.
-  return ASCII.test(name) ? name.toLowerCase() : name.normalize('NFC').toLocaleLowerCase('und');
+  return isAscii(name) ? name.toLowerCase() : name.normalize('NFC').toLocaleLowerCase('und');
 }
 
-const ASCII = /^[\x00-\x7f]*$/;
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    if (text.charCodeAt(i) > 0x7f) {
+      return false;
+    }
+  }
+  return true;
+}
 
 const MIME_TYPES: Record<string, string> = {
   txt: 'text/plain',
