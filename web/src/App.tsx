@@ -18,6 +18,7 @@ import {
 } from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import {
+  IconBell,
   IconBuilding,
   IconChevronDown,
   IconFolder,
@@ -42,6 +43,7 @@ import { navigate, useLocation } from './router.tsx';
 
 // Pages most people open rarely load on demand, so sign-in and the file browser start faster.
 const AccountPage = lazy(() => import('./pages/AccountPage.tsx').then((m) => ({ default: m.AccountPage })));
+const AlertsPage = lazy(() => import('./pages/AlertsPage.tsx').then((m) => ({ default: m.AlertsPage })));
 const AdminPage = lazy(() => import('./pages/AdminPage.tsx').then((m) => ({ default: m.AdminPage })));
 const CompliancePage = lazy(() =>
   import('./pages/CompliancePage.tsx').then((m) => ({ default: m.CompliancePage })),
@@ -110,7 +112,7 @@ function SignedIn({ me, pathname }: { me: Me; pathname: string }) {
   }, [pathname, home]);
 
   let page: ReactNode;
-  const needsTenant = ['/files', '/shared', '/trash', '/organisation', '/compliance'].some(
+  const needsTenant = ['/files', '/shared', '/trash', '/organisation', '/compliance', '/alerts'].some(
     (p) => pathname === p || pathname.startsWith(`${p}/`),
   );
   if (needsTenant && !can.hasTenant && me.memberships.length > 0) {
@@ -127,6 +129,8 @@ function SignedIn({ me, pathname }: { me: Me; pathname: string }) {
     page = can.canAdmin ? <AdminPage /> : <NotFoundPage />;
   } else if (pathname === '/compliance') {
     page = can.canCompliance ? <CompliancePage /> : <NotFoundPage />;
+  } else if (pathname === '/alerts') {
+    page = can.canCompliance ? <AlertsPage /> : <NotFoundPage />;
   } else if (pathname === '/operator') {
     page = can.isOperator ? <OperatorPage /> : <NotFoundPage />;
   } else if (pathname === '/' || pathname === '/sign-in') {
@@ -261,6 +265,7 @@ function Shell({ me, pathname, children }: { me: Me; pathname: string; children:
             {can.canCompliance
               ? item('/compliance', 'Compliance centre', <IconShieldCheck size={18} />)
               : null}
+            {can.canCompliance ? item('/alerts', 'Alerts', <IconBell size={18} />) : null}
             {can.isOperator ? item('/operator', 'Operator console', <IconServer2 size={18} />) : null}
             {item('/account', 'Account and security', <IconUserCircle size={18} />)}
           </Stack>

@@ -71,6 +71,13 @@ export function CompliancePage() {
                 ) : null}
               </List.Item>
               <List.Item>
+                Alerts for many downloads by one account, repeated failed sign-ins, work from outside your IP
+                ranges and share links passed around, by signed webhook or e-mail.{' '}
+                <Link to="/alerts" fz="inherit">
+                  Set up alerts
+                </Link>
+              </List.Item>
+              <List.Item>
                 Guests see only the folders given to them; share links can carry a password, an end date and a
                 download limit.
               </List.Item>

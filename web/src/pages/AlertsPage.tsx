@@ -1,0 +1,619 @@
+import {
+  ActionIcon,
+  Badge,
+  Button,
+  Card,
+  Group,
+  Menu,
+  Modal,
+  NumberInput,
+  Select,
+  Stack,
+  Switch,
+  Table,
+  Text,
+  Textarea,
+  TextInput,
+  Title,
+  Tooltip,
+} from '@mantine/core';
+import { IconBell, IconBellCheck, IconDots, IconPlus } from '@tabler/icons-react';
+import { useCallback, useEffect, useState } from 'react';
+import { del, get, patch, post, put } from '../api.ts';
+import {
+  attempt,
+  CopyField,
+  EmptyState,
+  ErrorNotice,
+  notifyDone,
+  notifyError,
+  PageHeader,
+  SubmitRow,
+} from '../components/common.tsx';
+import { formatDateTime } from '../format.ts';
+
+type Kind = 'bulk_download' | 'sign_in_failures' | 'outside_ip_ranges' | 'share_link_many_ips';
+
+interface Rule {
+  id: string;
+  kind: Kind;
+  name: string;
+  threshold: number;
+  windowSeconds: number;
+  enabled: boolean;
+  webhookUrl: string | null;
+  hasWebhookSecret: boolean;
+  emailTo: string[];
+}
+
+interface RuleList {
+  items: Rule[];
+  defaults: Record<Kind, { name: string; threshold: number; windowSeconds: number; explanation: string }>;
+  limits: { threshold: { min: number; max: number }; windowSeconds: { min: number; max: number } };
+  emailAvailable: boolean;
+}
+
+interface Delivery {
+  id: string;
+  channel: 'webhook' | 'email';
+  target: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: number;
+  nextAttemptAt: number | null;
+  lastError: string | null;
+}
+
+interface FiredAlert {
+  id: string;
+  ruleName: string;
+  kind: Kind;
+  summary: string;
+  firedAt: number;
+  acknowledgedAt: number | null;
+  deliveries: Delivery[];
+}
+
+const KIND_LABEL: Record<Kind, string> = {
+  bulk_download: 'Many downloads by one account',
+  sign_in_failures: 'Repeated sign-in failures',
+  outside_ip_ranges: 'Activity from outside the allowed IP ranges',
+  share_link_many_ips: 'Share link used from many addresses',
+};
+
+/**
+ * Alerts: what has fired (with how each delivery went, and acknowledging it), the rules that decide
+ * it, and the address ranges members are expected to work from.
+ */
+export function AlertsPage() {
+  const [rules, setRules] = useState<RuleList | null>(null);
+  const [alerts, setAlerts] = useState<FiredAlert[] | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [editing, setEditing] = useState<Rule | 'new' | null>(null);
+  const [secret, setSecret] = useState<string | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      const [ruleList, alertList] = await Promise.all([
+        get<RuleList>('/alert-rules'),
+        get<{ items: FiredAlert[] }>('/alerts'),
+      ]);
+      setRules(ruleList);
+      setAlerts(alertList.items);
+      setError(null);
+    } catch (caught) {
+      setError(caught);
+    }
+  }, []);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const acknowledge = async (id: string) => {
+    if (await attempt(() => post(`/alerts/${id}/acknowledge`), 'Alert acknowledged')) {
+      await load();
+    }
+  };
+
+  const toggle = async (rule: Rule) => {
+    await attempt(() => patch(`/alert-rules/${rule.id}`, { enabled: !rule.enabled }));
+    await load();
+  };
+
+  const test = async (rule: Rule) => {
+    try {
+      const { results } = await post<{
+        results: Array<{ channel: string; delivered: boolean; error?: string }>;
+      }>(`/alert-rules/${rule.id}/test`);
+      if (results.length === 0) {
+        notifyDone('This rule has no webhook or e-mail to test.');
+        return;
+      }
+      const failed = results.filter((r) => !r.delivered);
+      if (failed.length === 0) {
+        notifyDone(
+          `Test sent by ${results.map((r) => (r.channel === 'email' ? 'e-mail' : 'webhook')).join(' and ')}.`,
+        );
+      } else {
+        notifyError(
+          new Error(failed.map((f) => `${f.channel}: ${f.error ?? 'failed'}`).join('; ')),
+          'The test alert did not arrive',
+        );
+      }
+    } catch (caught) {
+      notifyError(caught);
+    }
+  };
+
+  const rotate = async (rule: Rule) => {
+    try {
+      const result = await post<{ webhookSecret: string }>(`/alert-rules/${rule.id}/rotate-secret`);
+      setSecret(result.webhookSecret);
+    } catch (caught) {
+      notifyError(caught);
+    }
+  };
+
+  const remove = async (rule: Rule) => {
+    if (await attempt(() => del(`/alert-rules/${rule.id}`), `Rule "${rule.name}" deleted`)) {
+      await load();
+    }
+  };
+
+  return (
+    <>
+      <PageHeader
+        title="Alerts"
+        description="Be told when something unusual happens: many downloads by one account, repeated failed sign-ins, work from outside your networks, or a share link passed around. Alerts go to a webhook (signed) or by e-mail."
+        actions={
+          <Button leftSection={<IconPlus size={16} />} onClick={() => setEditing('new')} disabled={!rules}>
+            New rule
+          </Button>
+        }
+      />
+      <ErrorNotice error={error} title="Alerts could not be loaded" />
+      <Stack gap="lg">
+        <Card withBorder radius="md" p="lg" component="section" aria-labelledby="fired-title">
+          <Title order={2} fz={18} id="fired-title" mb="sm">
+            Fired alerts
+          </Title>
+          {alerts && alerts.length === 0 ? (
+            <EmptyState icon={<IconBellCheck size={32} />} title="No alerts have fired">
+              When a rule's condition is met, the alert shows here with where it was sent.
+            </EmptyState>
+          ) : (
+            <Table.ScrollContainer minWidth={640}>
+              <Table verticalSpacing="sm" aria-label="Fired alerts">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>When</Table.Th>
+                    <Table.Th>What happened</Table.Th>
+                    <Table.Th>Sent to</Table.Th>
+                    <Table.Th />
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {(alerts ?? []).map((alert) => (
+                    <Table.Tr key={alert.id} data-testid="fired-alert">
+                      <Table.Td style={{ whiteSpace: 'nowrap' }}>{formatDateTime(alert.firedAt)}</Table.Td>
+                      <Table.Td>
+                        <Text size="sm" fw={500}>
+                          {alert.summary}
+                        </Text>
+                        <Text size="xs" c="dimmed">
+                          {alert.ruleName}
+                        </Text>
+                      </Table.Td>
+                      <Table.Td style={{ minWidth: 190 }}>
+                        <Group gap={6}>
+                          {alert.deliveries.length === 0 ? (
+                            <Text size="sm" c="dimmed">
+                              Only listed here
+                            </Text>
+                          ) : (
+                            alert.deliveries.map((d) => <DeliveryBadge key={d.id} delivery={d} />)
+                          )}
+                        </Group>
+                      </Table.Td>
+                      <Table.Td style={{ textAlign: 'right', whiteSpace: 'nowrap' }}>
+                        {alert.acknowledgedAt ? (
+                          <Text size="sm" c="dimmed">
+                            Acknowledged {formatDateTime(alert.acknowledgedAt)}
+                          </Text>
+                        ) : (
+                          <Button size="xs" variant="light" onClick={() => void acknowledge(alert.id)}>
+                            Acknowledge
+                          </Button>
+                        )}
+                      </Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          )}
+        </Card>
+
+        <Card withBorder radius="md" p="lg" component="section" aria-labelledby="rules-title">
+          <Title order={2} fz={18} id="rules-title" mb="sm">
+            Rules
+          </Title>
+          {rules && rules.items.length === 0 ? (
+            <EmptyState icon={<IconBell size={32} />} title="No alert rules yet">
+              Press “New rule” to choose what to watch for; sensible thresholds are filled in for you.
+            </EmptyState>
+          ) : (
+            <Table.ScrollContainer minWidth={640}>
+              <Table verticalSpacing="sm" aria-label="Alert rules">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Rule</Table.Th>
+                    <Table.Th>Fires when</Table.Th>
+                    <Table.Th>Sends to</Table.Th>
+                    <Table.Th>On</Table.Th>
+                    <Table.Th />
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {(rules?.items ?? []).map((rule) => (
+                    <Table.Tr key={rule.id}>
+                      <Table.Td>
+                        <Text size="sm" fw={500}>
+                          {rule.name}
+                        </Text>
+                        {rule.name === KIND_LABEL[rule.kind] ? null : (
+                          <Text size="xs" c="dimmed">
+                            {KIND_LABEL[rule.kind]}
+                          </Text>
+                        )}
+                      </Table.Td>
+                      <Table.Td>
+                        <Text size="sm">{condition(rule)}</Text>
+                      </Table.Td>
+                      <Table.Td>
+                        <Text size="sm">{destinations(rule)}</Text>
+                      </Table.Td>
+                      <Table.Td>
+                        <Switch
+                          checked={rule.enabled}
+                          onChange={() => void toggle(rule)}
+                          aria-label={`${rule.enabled ? 'Turn off' : 'Turn on'} ${rule.name}`}
+                        />
+                      </Table.Td>
+                      <Table.Td style={{ textAlign: 'right' }}>
+                        <Menu position="bottom-end" withinPortal>
+                          <Menu.Target>
+                            <ActionIcon variant="subtle" color="gray" aria-label={`Actions for ${rule.name}`}>
+                              <IconDots size={18} />
+                            </ActionIcon>
+                          </Menu.Target>
+                          <Menu.Dropdown>
+                            <Menu.Item onClick={() => setEditing(rule)}>Edit</Menu.Item>
+                            <Menu.Item onClick={() => void test(rule)}>Send a test alert</Menu.Item>
+                            {rule.webhookUrl ? (
+                              <Menu.Item onClick={() => void rotate(rule)}>New webhook secret</Menu.Item>
+                            ) : null}
+                            <Menu.Divider />
+                            <Menu.Item color="red" onClick={() => void remove(rule)}>
+                              Delete
+                            </Menu.Item>
+                          </Menu.Dropdown>
+                        </Menu>
+                      </Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          )}
+        </Card>
+
+        <AllowedRanges />
+      </Stack>
+
+      {rules && editing ? (
+        <RuleModal
+          rules={rules}
+          rule={editing === 'new' ? null : editing}
+          onClose={() => setEditing(null)}
+          onSaved={async (newSecret) => {
+            setEditing(null);
+            if (newSecret) {
+              setSecret(newSecret);
+            }
+            await load();
+          }}
+        />
+      ) : null}
+      <Modal opened={secret !== null} onClose={() => setSecret(null)} title="Webhook signing secret">
+        <Stack>
+          <Text size="sm">
+            Your receiver checks each alert's <code>Custodia-Signature</code> header with this secret. It is
+            shown only now: copy it into your receiver's settings.
+          </Text>
+          <CopyField label="Secret" value={secret ?? ''} />
+          <SubmitRow>
+            <Button onClick={() => setSecret(null)}>I have stored it</Button>
+          </SubmitRow>
+        </Stack>
+      </Modal>
+    </>
+  );
+}
+
+function DeliveryBadge({ delivery }: { delivery: Delivery }) {
+  const channel = delivery.channel === 'email' ? 'E-mail' : 'Webhook';
+  const [label, color] =
+    delivery.status === 'delivered'
+      ? ['delivered', 'teal']
+      : delivery.status === 'failed'
+        ? ['failed', 'red']
+        : delivery.attempts === 0
+          ? ['queued', 'gray']
+          : ['retrying', 'yellow'];
+  const detail = [
+    delivery.target,
+    `${delivery.attempts} attempt${delivery.attempts === 1 ? '' : 's'}`,
+    delivery.lastError ? `last error: ${delivery.lastError}` : null,
+    delivery.status === 'pending' && delivery.nextAttemptAt
+      ? `next try ${formatDateTime(delivery.nextAttemptAt)}`
+      : null,
+  ]
+    .filter(Boolean)
+    .join(' · ');
+  return (
+    <Tooltip label={detail} multiline maw={360} withArrow>
+      <Badge color={color} variant="light" style={{ textTransform: 'none' }} tabIndex={0}>
+        {channel}: {label}
+      </Badge>
+    </Tooltip>
+  );
+}
+
+function RuleModal({
+  rules,
+  rule,
+  onClose,
+  onSaved,
+}: {
+  rules: RuleList;
+  rule: Rule | null;
+  onClose: () => void;
+  onSaved: (secret: string | undefined) => Promise<void>;
+}) {
+  const [kind, setKind] = useState<Kind>(rule?.kind ?? 'bulk_download');
+  const defaults = rules.defaults[kind];
+  const [name, setName] = useState(rule?.name ?? defaults.name);
+  const [threshold, setThreshold] = useState<number | string>(rule?.threshold ?? defaults.threshold);
+  const [minutes, setMinutes] = useState<number | string>(
+    (rule?.windowSeconds ?? defaults.windowSeconds) / 60,
+  );
+  const [webhookUrl, setWebhookUrl] = useState(rule?.webhookUrl ?? '');
+  const [emailTo, setEmailTo] = useState(rule?.emailTo.join(', ') ?? '');
+  const [error, setError] = useState<unknown>(null);
+  const [saving, setSaving] = useState(false);
+
+  const chooseKind = (next: Kind) => {
+    setKind(next);
+    setName(rules.defaults[next].name);
+    setThreshold(rules.defaults[next].threshold);
+    setMinutes(rules.defaults[next].windowSeconds / 60);
+  };
+
+  const save = async () => {
+    setSaving(true);
+    setError(null);
+    const body = {
+      name: name.trim(),
+      threshold: Number(threshold),
+      windowSeconds: Math.round(Number(minutes) * 60),
+      webhookUrl: webhookUrl.trim() || null,
+      emailTo: emailTo
+        .split(/[,;\s]+/)
+        .map((e) => e.trim())
+        .filter(Boolean),
+    };
+    try {
+      const result = rule
+        ? await patch<{ webhookSecret?: string }>(`/alert-rules/${rule.id}`, body)
+        : await post<{ webhookSecret?: string }>('/alert-rules', { kind, ...body });
+      notifyDone(rule ? 'Rule saved' : 'Rule created');
+      await onSaved(result.webhookSecret);
+    } catch (caught) {
+      setError(caught);
+    } finally {
+      setSaving(false);
+    }
+  };
+
+  const isOutside = kind === 'outside_ip_ranges';
+  return (
+    <Modal opened onClose={onClose} title={rule ? 'Edit alert rule' : 'New alert rule'} size="lg">
+      <form
+        onSubmit={(event) => {
+          event.preventDefault();
+          void save();
+        }}
+      >
+        <Stack gap="sm">
+          <Select
+            label="Watch for"
+            data={(Object.keys(KIND_LABEL) as Kind[]).map((k) => ({ value: k, label: KIND_LABEL[k] }))}
+            value={kind}
+            onChange={(value) => value && chooseKind(value as Kind)}
+            disabled={rule !== null}
+            allowDeselect={false}
+            description={defaults.explanation}
+          />
+          <TextInput
+            label="Name"
+            value={name}
+            onChange={(e) => setName(e.currentTarget.value)}
+            required
+            maxLength={200}
+          />
+          <Group grow align="flex-start">
+            {isOutside ? null : (
+              <NumberInput
+                label={
+                  kind === 'bulk_download'
+                    ? 'More than (files)'
+                    : kind === 'share_link_many_ips'
+                      ? 'Addresses'
+                      : 'Failed sign-ins'
+                }
+                value={threshold}
+                onChange={setThreshold}
+                min={rules.limits.threshold.min}
+                max={rules.limits.threshold.max}
+                allowDecimal={false}
+                required
+              />
+            )}
+            <NumberInput
+              label={isOutside ? 'Quiet period (minutes)' : 'Within (minutes)'}
+              description={
+                isOutside
+                  ? 'Fires again for the same account and address after this long without it.'
+                  : undefined
+              }
+              value={minutes}
+              onChange={setMinutes}
+              min={rules.limits.windowSeconds.min / 60}
+              max={rules.limits.windowSeconds.max / 60}
+              decimalScale={2}
+              required
+            />
+          </Group>
+          <TextInput
+            label="Webhook URL"
+            description="An https address that receives each alert as signed JSON. Leave empty for none."
+            placeholder="https://hooks.example.com/custodia"
+            value={webhookUrl}
+            onChange={(e) => setWebhookUrl(e.currentTarget.value)}
+            maxLength={2048}
+          />
+          <TextInput
+            label="E-mail to"
+            description={
+              rules.emailAvailable
+                ? 'Up to 10 addresses, separated by commas.'
+                : 'E-mail is not set up on this installation (ask your provider to configure SMTP).'
+            }
+            placeholder="security@example.com"
+            value={emailTo}
+            onChange={(e) => setEmailTo(e.currentTarget.value)}
+            disabled={!rules.emailAvailable}
+          />
+          <ErrorNotice error={error} title="The rule was not saved" />
+          <SubmitRow>
+            <Button variant="default" onClick={onClose}>
+              Cancel
+            </Button>
+            <Button type="submit" loading={saving}>
+              {rule ? 'Save' : 'Create rule'}
+            </Button>
+          </SubmitRow>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}
+
+function AllowedRanges() {
+  const [text, setText] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  useEffect(() => {
+    get<{ ranges: string[] }>('/tenant/allowed-ip-ranges')
+      .then((r) => setText(r.ranges.join('\n')))
+      .catch(setError);
+  }, []);
+
+  const save = async () => {
+    setError(null);
+    try {
+      const ranges = (text ?? '')
+        .split(/[\s,]+/)
+        .map((r) => r.trim())
+        .filter(Boolean);
+      const saved = await put<{ ranges: string[] }>('/tenant/allowed-ip-ranges', { ranges });
+      setText(saved.ranges.join('\n'));
+      notifyDone(saved.ranges.length > 0 ? 'Allowed IP ranges saved' : 'Members may work from anywhere');
+    } catch (caught) {
+      setError(caught);
+    }
+  };
+
+  return (
+    <Card withBorder radius="md" p="lg" component="section" aria-labelledby="ranges-title">
+      <Title order={2} fz={18} id="ranges-title" mb={4}>
+        Allowed IP ranges
+      </Title>
+      <Text size="sm" c="dimmed" mb="sm">
+        Where members are expected to work from, one range per line (CIDR, IPv4 or IPv6, e.g. 192.0.2.0/24 or
+        2001:db8::/32). The rule “Activity from outside the allowed IP ranges” reports anything else. Leave
+        empty for anywhere.
+      </Text>
+      <Stack gap="sm" maw={520}>
+        <Textarea
+          label="Ranges"
+          autosize
+          minRows={3}
+          value={text ?? ''}
+          onChange={(e) => setText(e.currentTarget.value)}
+          disabled={text === null}
+          styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
+        />
+        <ErrorNotice error={error} title="The ranges were not saved" />
+        <Group>
+          <Button variant="light" onClick={() => void save()} disabled={text === null}>
+            Save ranges
+          </Button>
+        </Group>
+      </Stack>
+    </Card>
+  );
+}
+
+function condition(rule: Rule): string {
+  const window = formatWindow(rule.windowSeconds);
+  switch (rule.kind) {
+    case 'bulk_download':
+      return `One account reads more than ${plural(rule.threshold, 'file')} within ${window}`;
+    case 'sign_in_failures':
+      return `${plural(rule.threshold, 'failed sign-in')} for one account or from one address within ${window}`;
+    case 'outside_ip_ranges':
+      return `A member works from outside the allowed ranges (again after ${window} quiet)`;
+    case 'share_link_many_ips':
+      return `One share link is used from ${plural(rule.threshold, 'address', 'addresses')} within ${window}`;
+  }
+}
+
+function plural(count: number, one: string, many = `${one}s`): string {
+  return `${count} ${count === 1 ? one : many}`;
+}
+
+function destinations(rule: Rule): string {
+  const parts = [
+    rule.webhookUrl ? `Webhook ${hostOf(rule.webhookUrl)}` : null,
+    rule.emailTo.length > 0 ? rule.emailTo.join(', ') : null,
+  ].filter(Boolean);
+  return parts.length > 0 ? parts.join(' · ') : 'Only listed here';
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+function formatWindow(seconds: number): string {
+  if (seconds % 3600 === 0) {
+    return seconds === 3600 ? '1 hour' : `${seconds / 3600} hours`;
+  }
+  if (seconds % 60 === 0) {
+    return seconds === 60 ? '1 minute' : `${seconds / 60} minutes`;
+  }
+  return `${seconds} seconds`;
+}
