@@ -9,6 +9,7 @@ import {
 } from '@tabler/icons-react';
 import { useEffect, useState, type ReactNode } from 'react';
 import { get, type Member, type TenantSettings } from '../api.ts';
+import { AuditRetentionCard } from '../components/AuditRetentionCard.tsx';
 import { PageHeader } from '../components/common.tsx';
 import { Link } from '../router.tsx';
 import { abilities, useSession } from '../session.tsx';
@@ -85,6 +86,7 @@ export function CompliancePage() {
           </div>
         </Group>
       </Card>
+      {can.canCompliance ? <AuditRetentionCard /> : null}
       <SimpleGrid cols={{ base: 1, md: 2 }} spacing="lg">
         <Section
           icon={<IconHistory size={24} />}
