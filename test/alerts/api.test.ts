@@ -118,41 +118,41 @@ for (const dialect of await dialectsUnderTest()) {
         [
           'a URL that is no URL',
           { kind: 'bulk_download', webhookUrl: 'hooks example' },
-          422,
+          400,
           'invalid_webhook_url',
         ],
         [
           'a plain-http URL',
           { kind: 'bulk_download', webhookUrl: 'http://hooks.example.com/x' },
-          422,
+          400,
           'invalid_webhook_url',
         ],
         [
           'a private-address URL',
           { kind: 'bulk_download', webhookUrl: 'https://10.1.2.3/x' },
-          422,
+          400,
           'invalid_webhook_url',
         ],
         [
           'a metadata-address URL',
           { kind: 'bulk_download', webhookUrl: 'https://169.254.169.254/x' },
-          422,
+          400,
           'invalid_webhook_url',
         ],
         [
           'a loopback URL (flag off)',
           { kind: 'bulk_download', webhookUrl: 'http://127.0.0.1:9/x' },
-          422,
+          400,
           'invalid_webhook_url',
         ],
-        ['a bad e-mail', { kind: 'bulk_download', emailTo: ['not-an-address'] }, 422, 'invalid_email'],
+        ['a bad e-mail', { kind: 'bulk_download', emailTo: ['not-an-address'] }, 400, 'invalid_email'],
         [
           'e-mail without SMTP configured',
           { kind: 'bulk_download', emailTo: ['it@example.com'] },
           422,
           'email_not_configured',
         ],
-        ['a blank name', { kind: 'bulk_download', name: '   ' }, 422, 'invalid_name'],
+        ['a blank name', { kind: 'bulk_download', name: '   ' }, 400, 'invalid_name'],
       ];
       for (const [label, body, status, code] of badRules) {
         it(`should refuse ${label} with ${status} ${code} and create nothing`, async () => {
@@ -188,7 +188,7 @@ for (const dialect of await dialectsUnderTest()) {
         assert.equal(
           (await send(a, 'PATCH', `/alert-rules/${rule.id}`, { webhookUrl: 'https://192.168.0.1/' }))
             .statusCode,
-          422,
+          400,
         );
         assert.equal(
           (await send(a, 'PATCH', `/alert-rules/${rule.id}`, { kind: 'sign_in_failures' })).statusCode,
@@ -270,7 +270,7 @@ for (const dialect of await dialectsUnderTest()) {
             ranges: ['192.0.2.0/24', bad],
           });
 
-          assert.equal(response.statusCode, 422, response.body);
+          assert.equal(response.statusCode, 400, response.body);
           assert.equal((response.json() as { error: { code: string } }).error.code, 'invalid_ip_range');
           assert.deepEqual((await send(a, 'GET', '/tenant/allowed-ip-ranges')).json(), before);
         });

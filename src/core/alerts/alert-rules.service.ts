@@ -4,7 +4,7 @@ import { hasCapability } from '../identity/roles.policy.ts';
 import { isPlausibleEmail, normaliseEmail } from '../identity/secrets.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { TenantActor } from '../shared/context.ts';
-import { NotFoundError, ValidationError } from '../shared/errors.ts';
+import { BadRequestError, NotFoundError, ValidationError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import {
   webhookSecretContext,
@@ -79,7 +79,7 @@ export class AlertRulesService {
   async createRule(actor: TenantActor, input: RuleInput): Promise<RuleResult> {
     this.#authorise(actor);
     if (!ALERT_KINDS.includes(input.kind)) {
-      throw new ValidationError('invalid_alert_kind', `The kind must be one of ${ALERT_KINDS.join(', ')}.`);
+      throw new BadRequestError('invalid_alert_kind', `The kind must be one of ${ALERT_KINDS.join(', ')}.`);
     }
     const defaults = RULE_DEFAULTS[input.kind];
     const now = this.#clock.now();
@@ -231,7 +231,7 @@ export class AlertRulesService {
   async setAllowedIpRanges(actor: TenantActor, ranges: string[]): Promise<string[]> {
     this.#authorise(actor);
     if (ranges.length > MAX_IP_RANGES) {
-      throw new ValidationError('too_many_ip_ranges', `List at most ${MAX_IP_RANGES} ranges.`);
+      throw new BadRequestError('too_many_ip_ranges', `List at most ${MAX_IP_RANGES} ranges.`);
     }
     const canonical: string[] = [];
     for (const range of ranges) {
@@ -239,7 +239,7 @@ export class AlertRulesService {
         canonical.push(parseCidr(range).canonical);
       } catch (error) {
         if (error instanceof CidrParseError) {
-          throw new ValidationError('invalid_ip_range', error.message, { range });
+          throw new BadRequestError('invalid_ip_range', error.message, { range });
         }
         throw error;
       }
@@ -289,7 +289,7 @@ export class AlertRulesService {
   } {
     const name = input.name.trim();
     if (name.length === 0 || name.length > 200) {
-      throw new ValidationError('invalid_name', 'Give the rule a name of 1 to 200 characters.');
+      throw new BadRequestError('invalid_name', 'Give the rule a name of 1 to 200 characters.');
     }
     const { threshold, windowSeconds } = RULE_LIMITS;
     if (
@@ -297,7 +297,7 @@ export class AlertRulesService {
       input.threshold < threshold.min ||
       input.threshold > threshold.max
     ) {
-      throw new ValidationError(
+      throw new BadRequestError(
         'invalid_threshold',
         `The threshold must be ${threshold.min} to ${threshold.max}.`,
       );
@@ -307,7 +307,7 @@ export class AlertRulesService {
       input.windowSeconds < windowSeconds.min ||
       input.windowSeconds > windowSeconds.max
     ) {
-      throw new ValidationError(
+      throw new BadRequestError(
         'invalid_window',
         `The window must be ${windowSeconds.min} to ${windowSeconds.max} seconds.`,
       );
@@ -317,11 +317,11 @@ export class AlertRulesService {
       ? webhookUrlProblem(webhookUrl, { allowLoopbackHttp: this.#allowLoopbackWebhooks })
       : undefined;
     if (urlProblem) {
-      throw new ValidationError('invalid_webhook_url', urlProblem);
+      throw new BadRequestError('invalid_webhook_url', urlProblem);
     }
     const emailTo = [...new Set(input.emailTo.map(normaliseEmail))];
     if (emailTo.length > MAX_RECIPIENTS || emailTo.some((e) => !isPlausibleEmail(e) || /[,;<>]/.test(e))) {
-      throw new ValidationError(
+      throw new BadRequestError(
         'invalid_email',
         `Give up to ${MAX_RECIPIENTS} valid e-mail addresses for the alert e-mails.`,
       );
