@@ -144,6 +144,17 @@ export class AuthService {
             ...origin(input.origin),
           });
         });
+      } else {
+        // No account to charge it to: the operator log keeps it (password spraying shows there).
+        // The e-mail tried is personal data of someone who may not be a user: not recorded.
+        await this.#audit({
+          tenantId: null,
+          action: 'auth.sign_in',
+          outcome: 'failure',
+          actorType: 'anonymous',
+          ...origin(input.origin),
+          details: { reason: 'unknown_account' },
+        });
       }
       throw new InvalidCredentialsError();
     }
