@@ -132,5 +132,26 @@ for (const dialect of await dialectsUnderTest()) {
         assert.equal(pendingAfter[0]?.run_at, clock.time + 3600_000);
       });
     });
+
+    describe('purgeFinished', () => {
+      it('should delete finished jobs older than the limit and keep recent and pending ones', async () => {
+        const clock = new FakeClock();
+        const runner = new JobRunner({ db: handle.db, dialect: handle.dialect, clock });
+        await handle.db.deleteFrom('jobs').execute();
+        runner.register('purge-expired-sessions', async () => undefined);
+        await runner.enqueue('purge-expired-sessions', {});
+        await runner.runDue();
+        clock.time += 2 * 3_600_000;
+        await runner.enqueue('purge-expired-sessions', {});
+        await runner.runDue();
+        await runner.enqueue('purge-expired-sessions', {}, clock.time + 60_000);
+
+        const result = await runner.purgeFinished(3_600_000);
+
+        assert.deepEqual(result, { deleted: 1 });
+        const left = await handle.db.selectFrom('jobs').select(['done_at']).execute();
+        assert.equal(left.length, 2, 'the recent run and the pending one');
+      });
+    });
   });
 }

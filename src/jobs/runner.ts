@@ -15,6 +15,7 @@ export interface JobPayloads {
   'expire-audit-telemetry': Record<string, never>;
   'evaluate-alerts': Record<string, never>;
   'deliver-alerts': Record<string, never>;
+  'purge-finished-jobs': { keepMs: number };
 }
 export type JobName = keyof JobPayloads;
 export type JobHandler<N extends JobName> = (
@@ -97,6 +98,20 @@ export class JobRunner {
         await this.enqueue(job.name, job.payload);
       }
     }
+  }
+
+  /**
+   * Deletes jobs that finished successfully more than `keepMs` ago. Recurring jobs leave one finished
+   * row per run (every few seconds for alerting), so without this the table only grows. Failed jobs
+   * (with last_error) are kept for inspection.
+   */
+  async purgeFinished(keepMs: number): Promise<{ deleted: number }> {
+    const result = await this.#db
+      .deleteFrom('jobs')
+      .where('done_at', '<', this.#clock.now() - keepMs)
+      .where('last_error', 'is', null)
+      .executeTakeFirst();
+    return { deleted: Number(result.numDeletedRows) };
   }
 
   /** Claims and runs due jobs until none is left; returns how many ran. */
