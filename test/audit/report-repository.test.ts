@@ -93,6 +93,19 @@ for (const dialect of await dialectsUnderTest()) {
         (e) => e.actorId?.split('/')[0] === users[0] && e.action.startsWith('file.'),
       ],
       [
+        'a user (with their tokens), an action family and a period',
+        () => ({
+          actorId: users[1],
+          action: { kind: 'prefix', value: 'file.' },
+          from: times()[15],
+          to: times()[70],
+        }),
+        (e) =>
+          e.actorId?.split('/')[0] === users[1] &&
+          e.action.startsWith('file.') &&
+          inRange(e, times()[15], times()[70]),
+      ],
+      [
         'file + ip + period',
         () => ({ fileId: files[2], ip: '192.0.2.1', from: times()[10] }),
         (e) => e.fileId === files[2] && e.ip === '192.0.2.1' && inRange(e, times()[10], undefined),

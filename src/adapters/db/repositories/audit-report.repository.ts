@@ -39,30 +39,43 @@ export class KyselyAuditReportRepository implements AuditReportRepository {
     if (actions?.length === 0 || actors?.length === 0) {
       return [];
     }
-    const base = this.#base(tenantId, filter, query);
-    // The column whose index drives the scan: an equality on file or ip is as narrow as it gets.
-    const branchOn: { column: Column; values: string[] } | undefined =
-      filter.fileId !== undefined || filter.ip !== undefined
-        ? undefined
-        : actors && actors.length > 1 && actors.length <= MAX_BRANCHES
-          ? { column: 'actor_id', values: actors }
-          : actions && actions.length > 1 && actions.length <= MAX_BRANCHES
-            ? { column: 'action', values: actions }
-            : undefined;
+    if (!actions && !actors && filter.fileId === undefined && filter.ip === undefined) {
+      return this.#periodOnly(tenantId, filter, query);
+    }
+    const span = await this.#periodSpan(tenantId, filter, query);
+    if (span === 'empty') {
+      return [];
+    }
+    const base = this.#base(tenantId, filter, { ...query, span });
+    // One equality is enough to drive an ordered index scan (file, ip, one person, one action);
+    // only when every filter given stands for several values is the query split per value.
+    const hasOneEquality =
+      filter.fileId !== undefined || filter.ip !== undefined || actors?.length === 1 || actions?.length === 1;
+    const branchOn: { column: Column; values: string[] } | undefined = hasOneEquality
+      ? undefined
+      : actors && actors.length <= MAX_BRANCHES
+        ? { column: 'actor_id', values: actors }
+        : actions && actions.length <= MAX_BRANCHES
+          ? { column: 'action', values: actions }
+          : undefined;
     const narrowed = (q: EventQuery, skip?: Column) => {
       let out = q;
+      // A lone value as `=`, not `IN (…)`: SQLite orders by an index only after an equality.
       if (actions && skip !== 'action') {
-        out = out.where('action', 'in', actions);
+        out =
+          actions.length === 1
+            ? out.where('action', '=', actions[0] ?? '')
+            : out.where('action', 'in', actions);
       }
       if (actors && skip !== 'actor_id') {
-        out = out.where('actor_id', 'in', actors);
+        out =
+          actors.length === 1
+            ? out.where('actor_id', '=', actors[0] ?? '')
+            : out.where('actor_id', 'in', actors);
       }
       return out.orderBy('seq', 'desc').limit(limit);
     };
     if (!branchOn) {
-      if (!actions && !actors && filter.fileId === undefined && filter.ip === undefined) {
-        return this.#periodOnly(tenantId, filter, query);
-      }
       return (await narrowed(base).execute()).map(toRow);
     }
     const pages = await Promise.all(
@@ -192,8 +205,44 @@ export class KyselyAuditReportRepository implements AuditReportRepository {
     return Number(row?.n ?? 0);
   }
 
-  /** The log, the equality and period filters, and the paging bounds; no ORDER BY yet. */
-  #base(tenantId: string, filter: ReportFilter, query: { beforeSeq?: number; upToSeq?: number }): EventQuery {
+  /**
+   * With another filter driving, a period narrows the scan by seq: the lowest and highest seq among
+   * the period's entries, read off the covering occurred_at index when there are fewer than
+   * PERIOD_SCAN_CAP of them (exact, whatever the clocks did). A longer period gives no span.
+   */
+  async #periodSpan(
+    tenantId: string,
+    filter: ReportFilter,
+    query: { beforeSeq?: number; upToSeq?: number },
+  ): Promise<{ min: number; max: number } | 'empty' | undefined> {
+    if (filter.from === undefined && filter.to === undefined) {
+      return undefined;
+    }
+    const inPeriod = this.#base(tenantId, { from: filter.from, to: filter.to }, query)
+      .clearSelect()
+      .select('seq')
+      .limit(this.#periodScanCap);
+    const row = await this.#db
+      .selectFrom(inPeriod.as('p'))
+      .select((eb) => [eb.fn.countAll().as('n'), eb.fn.min('seq').as('min'), eb.fn.max('seq').as('max')])
+      .executeTakeFirst();
+    const n = Number(row?.n ?? 0);
+    if (n === 0) {
+      return 'empty';
+    }
+    return n < this.#periodScanCap ? { min: Number(row?.min), max: Number(row?.max) } : undefined;
+  }
+
+  /**
+   * The log, the equality and period filters, and the paging bounds; no ORDER BY yet. With a `span`,
+   * the period is checked as `occurred_at + 0` so no planner drives the scan by the occurred_at
+   * index and sorts: the equality index, bounded by the span, gives the order.
+   */
+  #base(
+    tenantId: string,
+    filter: ReportFilter,
+    query: { beforeSeq?: number; upToSeq?: number; span?: { min: number; max: number } },
+  ): EventQuery {
     let q = this.#db.selectFrom('audit_events').selectAll().where('log_id', '=', tenantId);
     if (filter.fileId !== undefined) {
       q = q.where('file_id', '=', filter.fileId);
@@ -201,11 +250,15 @@ export class KyselyAuditReportRepository implements AuditReportRepository {
     if (filter.ip !== undefined) {
       q = q.where('ip', '=', filter.ip);
     }
+    const occurred = query.span ? sql<number>`occurred_at + 0` : sql<number>`occurred_at`;
     if (filter.from !== undefined) {
-      q = q.where('occurred_at', '>=', filter.from);
+      q = q.where(occurred, '>=', filter.from);
     }
     if (filter.to !== undefined) {
-      q = q.where('occurred_at', '<=', filter.to);
+      q = q.where(occurred, '<=', filter.to);
+    }
+    if (query.span) {
+      q = q.where('seq', '>=', query.span.min).where('seq', '<=', query.span.max);
     }
     if (query.beforeSeq !== undefined) {
       q = q.where('seq', '<', query.beforeSeq);
@@ -218,31 +271,23 @@ export class KyselyAuditReportRepository implements AuditReportRepository {
 
   /**
    * The actions a filter stands for. A family is resolved by walking the distinct actions of the log
-   * on the action index (one MIN per distinct value, a few dozen in all) and keeping those that
-   * start with the prefix: exact whatever the database's collation.
+   * on the action index (a recursive "loose index scan": one index seek per distinct action, a few
+   * dozen in all, in one round trip) and keeping those that start with the prefix: exact whatever
+   * the database's collation, which a LIKE or a range on the prefix would not be.
    */
   async #actionValues(tenantId: string, action: NonNullable<ReportFilter['action']>): Promise<string[]> {
     if (action.kind === 'exact') {
       return [action.value];
     }
-    const found: string[] = [];
-    let after: string | undefined;
-    for (let n = 0; n < 1000; n++) {
-      const row = await this.#db
-        .selectFrom('audit_events')
-        .select((eb) => eb.fn.min('action').as('action'))
-        .where('log_id', '=', tenantId)
-        .$if(after !== undefined, (q) => q.where('action', '>', after ?? ''))
-        .executeTakeFirst();
-      if (!row?.action) {
-        break;
-      }
-      after = row.action;
-      if (after.startsWith(action.value)) {
-        found.push(after);
-      }
-    }
-    return found;
+    const { rows } = await sql<{ action: string | null }>`
+      WITH RECURSIVE walk(action) AS (
+        SELECT MIN(action) FROM audit_events WHERE log_id = ${tenantId}
+        UNION ALL
+        SELECT (SELECT MIN(e.action) FROM audit_events e WHERE e.log_id = ${tenantId} AND e.action > walk.action)
+        FROM walk WHERE walk.action IS NOT NULL
+      )
+      SELECT action FROM walk WHERE action IS NOT NULL`.execute(this.#db);
+    return rows.flatMap((r) => (r.action?.startsWith(action.value) ? [r.action] : []));
   }
 
   /** A user acts as themselves and through their API tokens (actor id `userId/tokenId`). */
