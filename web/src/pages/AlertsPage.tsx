@@ -6,20 +6,16 @@ import {
   Group,
   Menu,
   Modal,
-  NumberInput,
-  Select,
   Stack,
   Switch,
   Table,
   Text,
-  Textarea,
-  TextInput,
   Title,
   Tooltip,
 } from '@mantine/core';
 import { IconBell, IconBellCheck, IconDots, IconPlus } from '@tabler/icons-react';
 import { useCallback, useEffect, useState } from 'react';
-import { del, get, patch, post, put } from '../api.ts';
+import { del, get, patch, post } from '../api.ts';
 import {
   attempt,
   CopyField,
@@ -31,27 +27,8 @@ import {
   SubmitRow,
 } from '../components/common.tsx';
 import { formatDateTime } from '../format.ts';
-
-type Kind = 'bulk_download' | 'sign_in_failures' | 'outside_ip_ranges' | 'share_link_many_ips';
-
-interface Rule {
-  id: string;
-  kind: Kind;
-  name: string;
-  threshold: number;
-  windowSeconds: number;
-  enabled: boolean;
-  webhookUrl: string | null;
-  hasWebhookSecret: boolean;
-  emailTo: string[];
-}
-
-interface RuleList {
-  items: Rule[];
-  defaults: Record<Kind, { name: string; threshold: number; windowSeconds: number; explanation: string }>;
-  limits: { threshold: { min: number; max: number }; windowSeconds: { min: number; max: number } };
-  emailAvailable: boolean;
-}
+import { AllowedIpRanges } from '../components/AllowedIpRanges.tsx';
+import { KIND_LABEL, RuleModal, type Kind, type Rule, type RuleList } from '../components/AlertRuleModal.tsx';
 
 interface Delivery {
   id: string;
@@ -72,13 +49,6 @@ interface FiredAlert {
   acknowledgedAt: number | null;
   deliveries: Delivery[];
 }
-
-const KIND_LABEL: Record<Kind, string> = {
-  bulk_download: 'Many downloads by one account',
-  sign_in_failures: 'Repeated sign-in failures',
-  outside_ip_ranges: 'Activity from outside the allowed IP ranges',
-  share_link_many_ips: 'Share link used from many addresses',
-};
 
 /**
  * Alerts: what has fired (with how each delivery went, and acknowledging it), the rules that decide
@@ -307,7 +277,7 @@ export function AlertsPage() {
           )}
         </Card>
 
-        <AllowedRanges />
+        <AllowedIpRanges />
       </Stack>
 
       {rules && editing ? (
@@ -366,211 +336,6 @@ function DeliveryBadge({ delivery }: { delivery: Delivery }) {
         {channel}: {label}
       </Badge>
     </Tooltip>
-  );
-}
-
-function RuleModal({
-  rules,
-  rule,
-  onClose,
-  onSaved,
-}: {
-  rules: RuleList;
-  rule: Rule | null;
-  onClose: () => void;
-  onSaved: (secret: string | undefined) => Promise<void>;
-}) {
-  const [kind, setKind] = useState<Kind>(rule?.kind ?? 'bulk_download');
-  const defaults = rules.defaults[kind];
-  const [name, setName] = useState(rule?.name ?? defaults.name);
-  const [threshold, setThreshold] = useState<number | string>(rule?.threshold ?? defaults.threshold);
-  const [minutes, setMinutes] = useState<number | string>(
-    (rule?.windowSeconds ?? defaults.windowSeconds) / 60,
-  );
-  const [webhookUrl, setWebhookUrl] = useState(rule?.webhookUrl ?? '');
-  const [emailTo, setEmailTo] = useState(rule?.emailTo.join(', ') ?? '');
-  const [error, setError] = useState<unknown>(null);
-  const [saving, setSaving] = useState(false);
-
-  const chooseKind = (next: Kind) => {
-    setKind(next);
-    setName(rules.defaults[next].name);
-    setThreshold(rules.defaults[next].threshold);
-    setMinutes(rules.defaults[next].windowSeconds / 60);
-  };
-
-  const save = async () => {
-    setSaving(true);
-    setError(null);
-    const body = {
-      name: name.trim(),
-      threshold: Number(threshold),
-      windowSeconds: Math.round(Number(minutes) * 60),
-      webhookUrl: webhookUrl.trim() || null,
-      emailTo: emailTo
-        .split(/[,;\s]+/)
-        .map((e) => e.trim())
-        .filter(Boolean),
-    };
-    try {
-      const result = rule
-        ? await patch<{ webhookSecret?: string }>(`/alert-rules/${rule.id}`, body)
-        : await post<{ webhookSecret?: string }>('/alert-rules', { kind, ...body });
-      notifyDone(rule ? 'Rule saved' : 'Rule created');
-      await onSaved(result.webhookSecret);
-    } catch (caught) {
-      setError(caught);
-    } finally {
-      setSaving(false);
-    }
-  };
-
-  const isOutside = kind === 'outside_ip_ranges';
-  return (
-    <Modal opened onClose={onClose} title={rule ? 'Edit alert rule' : 'New alert rule'} size="lg">
-      <form
-        onSubmit={(event) => {
-          event.preventDefault();
-          void save();
-        }}
-      >
-        <Stack gap="sm">
-          <Select
-            label="Watch for"
-            data={(Object.keys(KIND_LABEL) as Kind[]).map((k) => ({ value: k, label: KIND_LABEL[k] }))}
-            value={kind}
-            onChange={(value) => value && chooseKind(value as Kind)}
-            disabled={rule !== null}
-            allowDeselect={false}
-            description={defaults.explanation}
-          />
-          <TextInput
-            label="Name"
-            value={name}
-            onChange={(e) => setName(e.currentTarget.value)}
-            required
-            maxLength={200}
-          />
-          <Group grow align="flex-start">
-            {isOutside ? null : (
-              <NumberInput
-                label={
-                  kind === 'bulk_download'
-                    ? 'More than (files)'
-                    : kind === 'share_link_many_ips'
-                      ? 'Addresses'
-                      : 'Failed sign-ins'
-                }
-                value={threshold}
-                onChange={setThreshold}
-                min={rules.limits.threshold.min}
-                max={rules.limits.threshold.max}
-                allowDecimal={false}
-                required
-              />
-            )}
-            <NumberInput
-              label={isOutside ? 'Quiet period (minutes)' : 'Within (minutes)'}
-              description={
-                isOutside
-                  ? 'Fires again for the same account and address after this long without it.'
-                  : undefined
-              }
-              value={minutes}
-              onChange={setMinutes}
-              min={rules.limits.windowSeconds.min / 60}
-              max={rules.limits.windowSeconds.max / 60}
-              decimalScale={2}
-              required
-            />
-          </Group>
-          <TextInput
-            label="Webhook URL"
-            description="An https address that receives each alert as signed JSON. Leave empty for none."
-            placeholder="https://hooks.example.com/custodia"
-            value={webhookUrl}
-            onChange={(e) => setWebhookUrl(e.currentTarget.value)}
-            maxLength={2048}
-          />
-          <TextInput
-            label="E-mail to"
-            description={
-              rules.emailAvailable
-                ? 'Up to 10 addresses, separated by commas.'
-                : 'E-mail is not set up on this installation (ask your provider to configure SMTP).'
-            }
-            placeholder="security@example.com"
-            value={emailTo}
-            onChange={(e) => setEmailTo(e.currentTarget.value)}
-            disabled={!rules.emailAvailable}
-          />
-          <ErrorNotice error={error} title="The rule was not saved" />
-          <SubmitRow>
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={saving}>
-              {rule ? 'Save' : 'Create rule'}
-            </Button>
-          </SubmitRow>
-        </Stack>
-      </form>
-    </Modal>
-  );
-}
-
-function AllowedRanges() {
-  const [text, setText] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  useEffect(() => {
-    get<{ ranges: string[] }>('/tenant/allowed-ip-ranges')
-      .then((r) => setText(r.ranges.join('\n')))
-      .catch(setError);
-  }, []);
-
-  const save = async () => {
-    setError(null);
-    try {
-      const ranges = (text ?? '')
-        .split(/[\s,]+/)
-        .map((r) => r.trim())
-        .filter(Boolean);
-      const saved = await put<{ ranges: string[] }>('/tenant/allowed-ip-ranges', { ranges });
-      setText(saved.ranges.join('\n'));
-      notifyDone(saved.ranges.length > 0 ? 'Allowed IP ranges saved' : 'Members may work from anywhere');
-    } catch (caught) {
-      setError(caught);
-    }
-  };
-
-  return (
-    <Card withBorder radius="md" p="lg" component="section" aria-labelledby="ranges-title">
-      <Title order={2} fz={18} id="ranges-title" mb={4}>
-        Allowed IP ranges
-      </Title>
-      <Text size="sm" c="dimmed" mb="sm">
-        Where members are expected to work from, one range per line (CIDR, IPv4 or IPv6, e.g. 192.0.2.0/24 or
-        2001:db8::/32). The rule “Activity from outside the allowed IP ranges” reports anything else. Leave
-        empty for anywhere.
-      </Text>
-      <Stack gap="sm" maw={520}>
-        <Textarea
-          label="Ranges"
-          autosize
-          minRows={3}
-          value={text ?? ''}
-          onChange={(e) => setText(e.currentTarget.value)}
-          disabled={text === null}
-          styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)' } }}
-        />
-        <ErrorNotice error={error} title="The ranges were not saved" />
-        <Group>
-          <Button variant="light" onClick={() => void save()} disabled={text === null}>
-            Save ranges
-          </Button>
-        </Group>
-      </Stack>
-    </Card>
   );
 }
 
