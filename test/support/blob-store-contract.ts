@@ -148,6 +148,38 @@ export function runBlobStoreContract(
       });
     });
 
+    describe('put with publishAfter', () => {
+      it('should make the object visible only once publishAfter has resolved', async () => {
+        let allow!: () => void;
+        const publishAfter = new Promise<void>((resolve) => {
+          allow = resolve;
+        });
+        const put = store.put('tenant-a/blobs/held', iterate([Buffer.from('Held until allowed')]), {
+          publishAfter,
+        });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        const before = await store.stat('tenant-a/blobs/held');
+
+        allow();
+        await put;
+        assert.deepEqual(
+          [before, await readAll(await store.get('tenant-a/blobs/held'))],
+          [undefined, Buffer.from('Held until allowed')],
+        );
+      });
+
+      it('should store nothing and fail with its reason when publishAfter rejects', async () => {
+        const publishAfter = Promise.reject(new Error('intent not recorded'));
+        publishAfter.catch(() => undefined);
+
+        await assert.rejects(
+          store.put('tenant-a/blobs/refused', iterate([Buffer.from('Never published')]), { publishAfter }),
+          /intent not recorded/,
+        );
+        assert.deepEqual(await listAll(store, ''), []);
+      });
+    });
+
     describe('get', () => {
       const content = patternBytes(1000);
 

@@ -62,6 +62,7 @@ export class LocalDiskBlobStore implements BlobStore {
   async put(
     key: string,
     data: Readable | AsyncIterable<Uint8Array> | readonly Uint8Array[],
+    options: { publishAfter?: Promise<unknown> } = {},
   ): Promise<{ size: number }> {
     const target = this.#path(key);
     const temp = join(this.#root, TEMP_DIR, `${this.#writerId}.${randomBytes(12).toString('hex')}.part`);
@@ -80,6 +81,7 @@ export class LocalDiskBlobStore implements BlobStore {
       await handle.sync();
       await handle.close();
       handle = undefined;
+      await options.publishAfter;
       await this.#renameIntoPlace(temp, target);
       await this.#dirSyncs.sync(dirname(target));
       return { size };

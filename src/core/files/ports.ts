@@ -8,10 +8,14 @@ export interface BlobStore {
   /**
    * Stores `data` under `key`. The object becomes visible only once every byte is durable; on any
    * error (including the source stream failing) nothing is left under `key` or elsewhere.
+   * `publishAfter`: the object is not made visible before this settles — bytes may be written
+   * meanwhile — and if it rejects, nothing is stored and put rejects with its reason (an upload
+   * writes while the record that lets a crash sweep find the object is still being committed).
    */
   put(
     key: string,
     data: Readable | AsyncIterable<Uint8Array> | readonly Uint8Array[],
+    options?: { publishAfter?: Promise<unknown> },
   ): Promise<{ size: number }>;
   /** Streams bytes [start, end] (inclusive) or the whole object. Throws BlobNotFoundError. */
   get(key: string, range?: { start: number; end: number }): Promise<Readable>;

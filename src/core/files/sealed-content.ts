@@ -68,21 +68,28 @@ export class SealedContent {
   ): Promise<SealedBlob> {
     const dataKey = await this.#keys.allocateDataKey(tenantId);
     const blobKey = `${tenantBlobPrefix(tenantId)}${newId()}`;
-    await this.#intents.insert({
+    // The bytes go to the store while the intent commits (its fsync overlaps theirs); the store
+    // publishes the blob only once the intent is durable, so a crash can never leave a blob that
+    // no intent names. A half-written temp object is the store's own to sweep.
+    const intent = this.#intents.insert({
       tenantId,
       blobKey,
       dataKeyId: dataKey.id,
       processId: this.#processId,
       createdAt: this.#clock.now(),
     });
+    intent.catch(() => undefined); // awaited below; a rejection before then must not go unhandled
     let written: { size: number; sha256: string };
     try {
       written =
         limits.declaredLength !== undefined && limits.declaredLength <= SMALL_BODY
-          ? await this.#writeSmall(blobKey, dataKey.key, source, limits)
-          : await this.#writeStream(blobKey, dataKey.key, source, limits);
+          ? await this.#writeSmall(blobKey, dataKey.key, source, limits, intent)
+          : await this.#writeStream(blobKey, dataKey.key, source, limits, intent);
+      await intent;
     } catch (error) {
       await this.#keys.destroyDataKeys(tenantId, [dataKey.id]).catch(() => undefined);
+      // Only once the insert has settled, or the delete could run before it on another connection.
+      await intent.catch(() => undefined);
       await this.#intents.deleteMany(tenantId, [blobKey]).catch(() => undefined);
       throw error;
     }
@@ -105,6 +112,7 @@ export class SealedContent {
     key: Buffer,
     source: Readable | AsyncIterable<Uint8Array>,
     limits: { maxBytes: number; declaredLength?: number },
+    publishAfter: Promise<unknown>,
   ): Promise<{ size: number; sha256: string }> {
     const meter = new MeteringStream(limits.maxBytes, limits.declaredLength);
     const encrypt = new EncryptingStream({ key, blobId: blobKey });
@@ -115,7 +123,7 @@ export class SealedContent {
       () => undefined,
     );
     try {
-      await this.#blobs.put(blobKey, sealed);
+      await this.#blobs.put(blobKey, sealed, { publishAfter });
     } catch (error) {
       meter.destroy();
       throw meter.failure ?? error;
@@ -138,9 +146,10 @@ export class SealedContent {
     key: Buffer,
     source: Readable | AsyncIterable<Uint8Array>,
     limits: { maxBytes: number; declaredLength?: number },
+    publishAfter: Promise<unknown>,
   ): Promise<{ size: number; sha256: string }> {
     const plaintext = await readWhole(source, limits);
-    await this.#blobs.put(blobKey, sealBlob({ key, blobId: blobKey, plaintext }));
+    await this.#blobs.put(blobKey, sealBlob({ key, blobId: blobKey, plaintext }), { publishAfter });
     return { size: plaintext.length, sha256: createHash('sha256').update(plaintext).digest('hex') };
   }
 
