@@ -84,6 +84,39 @@ for (const dialect of await dialectsUnderTest()) {
       assert.equal(new Set(log.map((e) => e.details)).size, log.length);
     });
 
+    it('should batch events appended outside a transaction, gap-free and valid in every log', async () => {
+      const b = await createTenantFixture(ctx);
+      const before = { a: (await entries(a.tenantId)).length, b: (await entries(b.tenantId)).length };
+
+      await Promise.all(
+        Array.from({ length: 300 }, (_, i) =>
+          ctx.services.store.repos.audit.append({
+            tenantId: i % 2 ? a.tenantId : b.tenantId,
+            action: 'test.batched',
+            actorType: 'system',
+            channel: 'system',
+            userAgent: `agent-${i}`,
+            details: { i },
+          }),
+        ),
+      );
+
+      for (const [t, count] of [
+        [a, before.a],
+        [b, before.b],
+      ] as const) {
+        const log = await entries(t.tenantId);
+        assert.equal(log.length, count + 150);
+        const result = verifyChain({
+          entries: log,
+          checkpoints: [],
+          publicKeys: new Map(),
+          logId: t.tenantId,
+        });
+        assert.equal(result.isValid, true, JSON.stringify(result.firstProblem));
+      }
+    });
+
     it('should leave no trace of an append whose transaction rolled back', async () => {
       const before = await entries(a.tenantId);
 

@@ -119,7 +119,12 @@ for (const dialect of await dialectsUnderTest()) {
 
       const checkpoints = await chain().listCheckpoints(t.tenantId);
       assert.ok(checkpoints.length >= 2, JSON.stringify(checkpoints));
-      assert.ok(checkpoints.every((c) => c.seq % 5 === 0));
+      // Each block of 5 asks for one; it pins the head as it is by then (later appends may have landed).
+      const head = (await chain().readHead(t.tenantId))?.seq ?? 0;
+      assert.ok(
+        (checkpoints.at(-1)?.seq ?? 0) >= Math.floor(head / 5) * 5,
+        JSON.stringify({ head, checkpoints }),
+      );
       const verified = await api(t, 'GET', 'verify');
       assert.equal(verified.json().lastCheckpoint.seq, checkpoints.at(-1)?.seq);
     });

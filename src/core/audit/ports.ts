@@ -2,8 +2,10 @@ import type { AuditEvent, AuditEventInput } from './audit.types.ts';
 import type { Checkpoint, StoredEntry } from './chain.ts';
 
 /**
- * The append-only activity log. `append` runs inside the caller's transaction so the event and the
- * change it records commit together or not at all.
+ * The append-only activity log. `append` inside a transaction joins it, so the event and the change
+ * it records commit together or not at all. Outside one (an event that records no change: a read,
+ * a failed attempt) it may be written in a batch with other such events; it resolves only once
+ * the event is committed.
  */
 export interface AuditLog {
   append(event: AuditEventInput): Promise<void>;

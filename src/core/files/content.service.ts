@@ -244,16 +244,14 @@ export class ContentService {
         void this.#recordIntegrityFailure(actor, node, version, error).catch(() => undefined);
       }
     });
-    await this.#store.withTransaction((tx) =>
-      tx.audit.append({
-        tenantId: actor.tenantId,
-        action: 'file.download',
-        targetType: 'file',
-        targetId: node.id,
-        ...auditOrigin(actor),
-        details: { versionId: version.id, ...(options.range ? { range: `${start}-${end}` } : {}) },
-      }),
-    );
+    await this.#store.repos.audit.append({
+      tenantId: actor.tenantId,
+      action: 'file.download',
+      targetType: 'file',
+      targetId: node.id,
+      ...auditOrigin(actor),
+      details: { versionId: version.id, ...(options.range ? { range: `${start}-${end}` } : {}) },
+    });
     return { node, version, start, end, stream };
   }
 
@@ -401,17 +399,15 @@ export class ContentService {
     version: FileVersion,
     error: IntegrityError,
   ): Promise<void> {
-    await this.#store.withTransaction((tx) =>
-      tx.audit.append({
-        tenantId: actor.tenantId,
-        action: 'file.integrity_failure',
-        outcome: 'failure',
-        targetType: 'file',
-        targetId: node.id,
-        ...auditOrigin(actor),
-        details: { versionId: version.id, ...error.details },
-      }),
-    );
+    await this.#store.repos.audit.append({
+      tenantId: actor.tenantId,
+      action: 'file.integrity_failure',
+      outcome: 'failure',
+      targetType: 'file',
+      targetId: node.id,
+      ...auditOrigin(actor),
+      details: { versionId: version.id, ...error.details },
+    });
   }
 }
 

@@ -361,7 +361,7 @@ export class AuthService {
   }
 
   async #audit(event: AuditEventInput): Promise<void> {
-    await this.#store.withTransaction((tx) => tx.audit.append(event));
+    await this.#store.repos.audit.append(event);
   }
 
   #dummy(): Promise<string> {

@@ -124,18 +124,16 @@ export class MfaService {
     }
     if (!method) {
       await this.#store.repos.throttles.hit(key, now, MFA_WINDOW_MS);
-      await this.#store.withTransaction((tx) =>
-        tx.audit.append({
-          tenantId: session.tenantId,
-          action: 'auth.second_factor',
-          outcome: 'failure',
-          actorType: 'user',
-          actorId: auth.user.id,
-          channel: from.channel,
-          ip: from.ip,
-          userAgent: from.userAgent,
-        }),
-      );
+      await this.#store.repos.audit.append({
+        tenantId: session.tenantId,
+        action: 'auth.second_factor',
+        outcome: 'failure',
+        actorType: 'user',
+        actorId: auth.user.id,
+        channel: from.channel,
+        ip: from.ip,
+        userAgent: from.userAgent,
+      });
       throw new InvalidSecondFactorError();
     }
     await this.#store.withTransaction(async (tx) => {

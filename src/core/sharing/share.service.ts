@@ -310,20 +310,18 @@ export class ShareService {
     origin: RequestOrigin,
     details: Record<string, unknown>,
   ): Promise<void> {
-    await this.#store.withTransaction((tx) =>
-      tx.audit.append({
-        tenantId: link.tenantId,
-        action,
-        outcome,
-        actorType: 'share_link',
-        actorId: link.id,
-        targetType: 'file',
-        targetId: link.nodeId,
-        channel: 'share_link',
-        ip: origin.ip,
-        userAgent: origin.userAgent,
-        details,
-      }),
-    );
+    await this.#store.repos.audit.append({
+      tenantId: link.tenantId,
+      action,
+      outcome,
+      actorType: 'share_link',
+      actorId: link.id,
+      targetType: 'file',
+      targetId: link.nodeId,
+      channel: 'share_link',
+      ip: origin.ip,
+      userAgent: origin.userAgent,
+      details,
+    });
   }
 }
