@@ -58,7 +58,9 @@ describe('ip-ranges', () => {
       ]) {
         assert.equal(isPublicAddress(address), false, address);
       }
+      assert.equal(isPublicAddress('::ffff:a00:1'), false, 'mapped, hex form');
       assert.equal(isPublicAddress('93.184.216.34'), true);
+      assert.equal(isPublicAddress('::ffff:93.184.216.34'), true);
       assert.equal(isPublicAddress('2606:4700::1111'), true);
     });
   });

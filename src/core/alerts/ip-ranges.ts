@@ -3,7 +3,8 @@ import { BlockList, isIP } from 'node:net';
 /**
  * CIDR ranges (IPv4 and IPv6) with Node's built-in BlockList: address arithmetic only, no sockets.
  * IPv4-mapped IPv6 addresses (`::ffff:192.0.2.1`, as a dual-stack listener reports IPv4 clients) are
- * matched as the IPv4 address they carry.
+ * matched as the IPv4 address they carry (BlockList does this itself, in dotted and hex form). Never
+ * add `::ffff:0:0/96` as a range: BlockList then matches every IPv4 address against it.
  */
 export interface IpRanges {
   readonly isEmpty: boolean;
@@ -94,7 +95,6 @@ const NOT_PUBLIC = ipRanges([
   '::/128',
   '::1/128',
   '64:ff9b::/96',
-  '::ffff:0:0/96',
   'fc00::/7',
   'fe80::/10',
   'ff00::/8',
