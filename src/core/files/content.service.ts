@@ -128,6 +128,8 @@ export class ContentService {
         if (!(await tx.tenants.chargeBytes(actor.tenantId, sealed.size))) {
           throw new QuotaExceededError({ requestedBytes: sealed.size });
         }
+        const versionId = newId();
+        // A new file is inserted pointing at its first version already: one UPDATE fewer.
         const node: StoredNode = existing ?? {
           id: newId(),
           tenantId: actor.tenantId,
@@ -135,8 +137,8 @@ export class ContentService {
           kind: 'file',
           name: options.name,
           nameKey: nameKey(options.name),
-          currentVersionId: null,
-          size: 0,
+          currentVersionId: versionId,
+          size: sealed.size,
           mimeType: guessMimeType(options.name),
           createdBy: actor.userId,
           updatedBy: actor.userId,
@@ -150,7 +152,7 @@ export class ContentService {
           await tx.nodes.insert(node);
         }
         const version: FileVersion = {
-          id: newId(),
+          id: versionId,
           tenantId: actor.tenantId,
           nodeId: node.id,
           number: existing ? await tx.versions.nextNumber(actor.tenantId, node.id) : 1,
@@ -171,12 +173,14 @@ export class ContentService {
           updatedAt: now,
           updatedBy: actor.userId,
         };
-        await tx.nodes.update(actor.tenantId, node.id, {
-          currentVersionId: version.id,
-          size: version.size,
-          updatedAt: now,
-          updatedBy: actor.userId,
-        });
+        if (existing) {
+          await tx.nodes.update(actor.tenantId, node.id, {
+            currentVersionId: version.id,
+            size: version.size,
+            updatedAt: now,
+            updatedBy: actor.userId,
+          });
+        }
         await tx.audit.append({
           tenantId: actor.tenantId,
           action: existing ? 'file.version_add' : 'file.upload',
