@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { KyselyAuditChainStore } from '../../src/adapters/db/repositories/audit-chain.repository.ts';
 import { chainEntry, signCheckpoint, type StoredEntry } from '../../src/core/audit/chain.ts';
+import { AuditVerificationService } from '../../src/core/audit/verification.service.ts';
 import {
   createTenantFixture,
   createTestContext,
@@ -118,6 +119,34 @@ for (const dialect of await dialectsUnderTest()) {
       assert.equal(live.isValid, true);
       assert.equal(offline.code, 0);
       assert.equal(offline.result.isValid, true);
+    });
+
+    it('should read the log in keyset pages, whole and up to the first gap', async () => {
+      const t = await sealedLog();
+      const paged = new AuditVerificationService({
+        chain: chain(),
+        checkpoints: ctx.services.auditCheckpoints,
+        store: ctx.services.store,
+        clock: ctx.services.clock,
+        pageSize: 3,
+      });
+      const system = { kind: 'system', channel: 'system' } as const;
+
+      const whole = await paged.verifyLog(t.tenantId, system);
+      const lines = [];
+      for await (const chunk of await paged.exportLog(t.tenantId, system)) {
+        lines.push(...chunk.split('\n').filter(Boolean));
+      }
+      await db().deleteFrom('audit_events').where('log_id', '=', t.tenantId).where('seq', '=', 7).execute();
+      const broken = await paged.verifyLog(t.tenantId, system);
+
+      assert.equal(whole.isValid, true);
+      assert.equal(whole.lastSeq, 20);
+      assert.equal(whole.lastCheckpoint?.seq, 16);
+      const head = JSON.parse(lines[0] ?? '{}') as { lastSeq: number };
+      assert.equal(lines.filter((l) => l.startsWith('{"type":"entry"')).length, head.lastSeq);
+      assert.equal(broken.firstProblem?.seq, 7);
+      assert.equal(broken.firstProblem?.problem, 'missing_entry');
     });
 
     it('should name an entry whose payload was edited', async () => {

@@ -140,20 +140,28 @@ export class AuditVerificationService {
     return { ...verifier.finish(), logId, verifiedAt };
   }
 
-  /** The log's entries in seq order, a keyset page at a time, up to `lastSeq`. */
+  /**
+   * The log's entries in seq order, a keyset page at a time, up to `lastSeq`. The next page is
+   * asked for before this one is handed out, so the database reads it while this one is checked.
+   */
   async *#pages(logId: string, lastSeq: number) {
-    let after = 0;
-    while (after < lastSeq) {
-      const page = await this.#chain.listEntries(logId, after, this.#pageSize);
-      const kept =
-        page.length > 0 && (page.at(-1)?.seq ?? 0) > lastSeq ? page.filter((e) => e.seq <= lastSeq) : page;
+    let next = this.#chain.listEntries(logId, 0, this.#pageSize);
+    for (;;) {
+      const page = await next;
+      const tail = page.at(-1)?.seq ?? 0;
+      const isLast = page.length < this.#pageSize || tail >= lastSeq;
+      if (!isLast) {
+        next = this.#chain.listEntries(logId, tail, this.#pageSize);
+        // Awaited on the next turn; if the reader stops early, its failure must not go unhandled.
+        next.catch(() => undefined);
+      }
+      const kept = tail > lastSeq ? page.filter((e) => e.seq <= lastSeq) : page;
       if (kept.length > 0) {
         yield kept;
       }
-      if (page.length < this.#pageSize || kept.length < page.length) {
+      if (isLast) {
         return;
       }
-      after = page.at(-1)?.seq ?? lastSeq;
     }
   }
 }
