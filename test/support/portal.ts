@@ -77,6 +77,48 @@ export async function startPortalServer(): Promise<PortalServer> {
   };
 }
 
+/**
+ * First-run setup (if still pending), then an organisation with an owner who has a password and an
+ * owner API token: what a browser test needs before it signs in. Made through the real services.
+ */
+export async function createOrganisation(
+  server: PortalServer,
+  options: { name: string; slug: string; owner: { email: string; name: string; password: string } },
+): Promise<{ tenantId: string; ownerId: string; token: string }> {
+  const s = server.services;
+  if (await s.members.isSetupPending()) {
+    await s.members.completeSetup({
+      isLocalConsole: true,
+      email: `operator@${options.slug}.example`,
+      displayName: 'Operator',
+      password: 'operator password 1',
+      origin: { channel: 'cli' },
+    });
+  }
+  const [operator] = await s.store.repos.users.listOperators();
+  if (!operator) {
+    throw new Error('no operator admin');
+  }
+  const actor = { kind: 'operator' as const, userId: operator.id, channel: 'cli' as const };
+  const tenant = await s.tenants.createTenant(actor, { name: options.name, slug: options.slug });
+  const invite = await s.members.inviteMember(actor, {
+    tenantId: tenant.id,
+    email: options.owner.email,
+    role: 'owner',
+  });
+  const owner = await s.members.acceptInvitation({
+    token: invite.token,
+    displayName: options.owner.name,
+    password: options.owner.password,
+    origin: { channel: 'web' },
+  });
+  const { token } = await s.members.createToken(
+    { kind: 'member', tenantId: tenant.id, userId: owner.id, role: 'owner', channel: 'cli' },
+    { name: 'browser test' },
+  );
+  return { tenantId: tenant.id, ownerId: owner.id, token };
+}
+
 export async function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 }

@@ -23,6 +23,7 @@ import {
   IconChevronDown,
   IconFolder,
   IconFolderShare,
+  IconHistory,
   IconLogout,
   IconServer2,
   IconShieldCheck,
@@ -43,6 +44,9 @@ import { navigate, useLocation } from './router.tsx';
 
 // Pages most people open rarely load on demand, so sign-in and the file browser start faster.
 const AccountPage = lazy(() => import('./pages/AccountPage.tsx').then((m) => ({ default: m.AccountPage })));
+const ActivityPage = lazy(() =>
+  import('./pages/ActivityPage.tsx').then((m) => ({ default: m.ActivityPage })),
+);
 const AlertsPage = lazy(() => import('./pages/AlertsPage.tsx').then((m) => ({ default: m.AlertsPage })));
 const AdminPage = lazy(() => import('./pages/AdminPage.tsx').then((m) => ({ default: m.AdminPage })));
 const CompliancePage = lazy(() =>
@@ -112,9 +116,15 @@ function SignedIn({ me, pathname }: { me: Me; pathname: string }) {
   }, [pathname, home]);
 
   let page: ReactNode;
-  const needsTenant = ['/files', '/shared', '/trash', '/organisation', '/compliance', '/alerts'].some(
-    (p) => pathname === p || pathname.startsWith(`${p}/`),
-  );
+  const needsTenant = [
+    '/files',
+    '/shared',
+    '/trash',
+    '/organisation',
+    '/compliance',
+    '/alerts',
+    '/activity',
+  ].some((p) => pathname === p || pathname.startsWith(`${p}/`));
   if (needsTenant && !can.hasTenant && me.memberships.length > 0) {
     page = <OrganisationUnavailable me={me} />;
   } else if (pathname === '/files' || pathname.startsWith('/files/')) {
@@ -129,6 +139,8 @@ function SignedIn({ me, pathname }: { me: Me; pathname: string }) {
     page = can.canAdmin ? <AdminPage /> : <NotFoundPage />;
   } else if (pathname === '/compliance') {
     page = can.canCompliance ? <CompliancePage /> : <NotFoundPage />;
+  } else if (pathname === '/activity') {
+    page = can.canCompliance ? <ActivityPage /> : <NotFoundPage />;
   } else if (pathname === '/alerts') {
     page = can.canCompliance ? <AlertsPage /> : <NotFoundPage />;
   } else if (pathname === '/operator') {
@@ -265,6 +277,7 @@ function Shell({ me, pathname, children }: { me: Me; pathname: string; children:
             {can.canCompliance
               ? item('/compliance', 'Compliance centre', <IconShieldCheck size={18} />)
               : null}
+            {can.canCompliance ? item('/activity', 'Activity', <IconHistory size={18} />) : null}
             {can.canCompliance ? item('/alerts', 'Alerts', <IconBell size={18} />) : null}
             {can.isOperator ? item('/operator', 'Operator console', <IconServer2 size={18} />) : null}
             {item('/account', 'Account and security', <IconUserCircle size={18} />)}

@@ -97,7 +97,8 @@ export function CompliancePage() {
             'Sign-ins, uploads, downloads, shares, share-link downloads, deletions, member and setting changes are recorded as they happen, with who, when and from where.',
             'The log is append-only and hash-chained, so a changed or removed entry shows.',
           ]}
-          later="Searching, filtering and exporting the log here is coming with the activity-log release."
+          later="Filter it by file, person, IP address, action or period; export it as CSV or JSON; print a report cut at its latest signed checkpoint."
+          action={<Link to="/activity">Open the activity log</Link>}
         />
         <Section
           icon={<IconFileSearch size={24} />}
@@ -148,6 +149,7 @@ function Section({
   statusColor,
   now,
   later,
+  action,
 }: {
   icon: ReactNode;
   title: string;
@@ -155,6 +157,7 @@ function Section({
   statusColor: string;
   now: string[];
   later: string;
+  action?: ReactNode;
 }) {
   return (
     <Card withBorder radius="md" p="lg" component="section" aria-label={title}>
@@ -187,6 +190,7 @@ function Section({
         <Text size="sm" c="dimmed">
           {later}
         </Text>
+        {action ? <Text size="sm">{action}</Text> : null}
       </Stack>
     </Card>
   );

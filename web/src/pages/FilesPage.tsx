@@ -30,6 +30,7 @@ import {
   IconFolder,
   IconFolderPlus,
   IconHistory,
+  IconListSearch,
   IconPencil,
   IconPhoto,
   IconSearch,
@@ -547,6 +548,9 @@ export function FilesPage({ folderId }: { folderId: string | null }) {
                         onVersions={() => setVersionsOf(node)}
                         onShare={() => setSharing(node)}
                         onTrash={() => void trash(node)}
+                        onActivity={
+                          can.canCompliance ? () => navigate(`/activity?file=${node.id}`) : undefined
+                        }
                       />
                     </Table.Td>
                   </Table.Tr>
@@ -697,6 +701,7 @@ function RowMenu({
   onVersions,
   onShare,
   onTrash,
+  onActivity,
 }: {
   node: NodeItem;
   canWrite: boolean;
@@ -708,6 +713,8 @@ function RowMenu({
   onVersions: () => void;
   onShare: () => void;
   onTrash: () => void;
+  /** Owners, admins and compliance officers: the file's history on the Activity page. */
+  onActivity?: () => void;
 }) {
   const isFile = node.kind === 'file';
   return (
@@ -737,6 +744,11 @@ function RowMenu({
             {canShare ? (
               <Menu.Item leftSection={<IconShare size={16} />} onClick={onShare}>
                 Share link…
+              </Menu.Item>
+            ) : null}
+            {onActivity ? (
+              <Menu.Item leftSection={<IconListSearch size={16} />} onClick={onActivity}>
+                Activity
               </Menu.Item>
             ) : null}
           </>

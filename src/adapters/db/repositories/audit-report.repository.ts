@@ -7,7 +7,7 @@ import type { AuditEventTable, Database } from '../tables.ts';
 const MAX_BRANCHES = 64;
 
 /** Counting index entries stops here: enough to tell a cheap path from a costly one. */
-const PERIOD_SCAN_CAP = 10_000;
+const PERIOD_SCAN_CAP = 2_000;
 
 type Column = 'file_id' | 'ip' | 'actor_id' | 'action';
 type EventQuery = SelectQueryBuilder<Database, 'audit_events', Selectable<AuditEventTable>>;
@@ -46,7 +46,7 @@ export class KyselyAuditReportRepository implements AuditReportRepository {
     if (span === 'empty') {
       return [];
     }
-    const base = this.#base(tenantId, filter, { ...query, span });
+    const base = this.#base(tenantId, filter, { ...query, span, isDriven: true });
     // One equality is enough to drive an ordered index scan (file, ip, one person, one action);
     // only when every filter given stands for several values is the query split per value.
     const hasOneEquality =
@@ -234,14 +234,20 @@ export class KyselyAuditReportRepository implements AuditReportRepository {
   }
 
   /**
-   * The log, the equality and period filters, and the paging bounds; no ORDER BY yet. With a `span`,
-   * the period is checked as `occurred_at + 0` so no planner drives the scan by the occurred_at
-   * index and sorts: the equality index, bounded by the span, gives the order.
+   * The log, the equality and period filters, and the paging bounds; no ORDER BY yet. When another
+   * filter drives, the period is checked as `occurred_at + 0` so no planner reads the period off the
+   * occurred_at index and sorts it: the equality index (bounded by the span, if any) gives the order.
    */
   #base(
     tenantId: string,
     filter: ReportFilter,
-    query: { beforeSeq?: number; upToSeq?: number; span?: { min: number; max: number } },
+    query: {
+      beforeSeq?: number;
+      upToSeq?: number;
+      span?: { min: number; max: number };
+      /** Another filter's index drives: keep the planner off the occurred_at index. */
+      isDriven?: boolean;
+    },
   ): EventQuery {
     let q = this.#db.selectFrom('audit_events').selectAll().where('log_id', '=', tenantId);
     if (filter.fileId !== undefined) {
@@ -250,7 +256,7 @@ export class KyselyAuditReportRepository implements AuditReportRepository {
     if (filter.ip !== undefined) {
       q = q.where('ip', '=', filter.ip);
     }
-    const occurred = query.span ? sql<number>`occurred_at + 0` : sql<number>`occurred_at`;
+    const occurred = query.isDriven ? sql<number>`occurred_at + 0` : sql<number>`occurred_at`;
     if (filter.from !== undefined) {
       q = q.where(occurred, '>=', filter.from);
     }

@@ -78,6 +78,7 @@ dt{font-weight:600}
 dd{margin:0;overflow-wrap:anywhere}
 .mono{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:9pt;overflow-wrap:anywhere}
 .note{color:#444;font-size:10pt}
+td .note{font-size:8pt}
 table{border-collapse:collapse;width:100%;font-size:9pt;margin-top:8px}
 thead{display:table-header-group}
 th,td{border-bottom:1px solid #ccc;padding:3px 6px;text-align:left;vertical-align:top}
