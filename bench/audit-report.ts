@@ -74,6 +74,14 @@ interface World {
   newest: number;
 }
 
+interface DialectResult {
+  dialect: string;
+  fillSeconds: number;
+  timings: Timing[];
+  http: Timing;
+  plans: string[];
+}
+
 interface Timing {
   scenario: string;
   medianMs: number;
@@ -111,7 +119,7 @@ function period(from: number, to: number): RawReportQuery {
 
 async function main(): Promise<void> {
   const machine = await describeMachine(tmpdir());
-  const results: { dialect: string; fillSeconds: number; timings: Timing[]; http: Timing }[] = [];
+  const results: DialectResult[] = [];
   for (const dialect of args.dialects.split(',')) {
     results.push(await benchDialect(dialect === 'postgres' ? 'postgres' : 'sqlite'));
   }
@@ -122,12 +130,26 @@ async function main(): Promise<void> {
   }
 }
 
+/** What a run leaves behind until it ends: removed on an interrupt too. */
+const scratch = { dataDir: '', pgName: '' };
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    rmSync(scratch.dataDir || '/nonexistent', { recursive: true, force: true });
+    const drop = scratch.pgName ? admin(`DROP DATABASE IF EXISTS ${scratch.pgName} WITH (FORCE)`) : undefined;
+    void Promise.resolve(drop)
+      .catch(() => undefined)
+      .finally(() => process.exit(130));
+  });
+}
+
 async function benchDialect(dialect: 'sqlite' | 'postgres') {
   const dataDir = mkdtempSync(join(tmpdir(), 'custodia-bench-report-'));
   const pgName = `custodia_bench_report_${randomBytes(4).toString('hex')}`;
+  scratch.dataDir = dataDir;
   let url = `sqlite:${join(dataDir, 'custodia.db')}`;
   if (dialect === 'postgres') {
     await admin(`CREATE DATABASE ${pgName}`);
+    scratch.pgName = pgName;
     const u = new URL(PG_ADMIN);
     u.pathname = `/${pgName}`;
     url = u.toString();
@@ -154,7 +176,7 @@ async function benchDialect(dialect: 'sqlite' | 'postgres') {
       // What autovacuum does after a bulk load: statistics and the visibility map (index-only scans).
       await sql`VACUUM ANALYZE audit_events`.execute(services.database.db);
     }
-    await explain(services.database.db, dialect, world);
+    const plans = await explain(services.database.db, dialect, world);
     const timings: Timing[] = [];
     for (const scenario of SCENARIOS) {
       const query = scenario.query(world);
@@ -180,7 +202,7 @@ async function benchDialect(dialect: 'sqlite' | 'postgres') {
       return (response.json() as { entries: unknown[] }).entries.length;
     });
     await app.close();
-    return { dialect, fillSeconds, timings, http };
+    return { dialect, fillSeconds, timings, http, plans };
   } finally {
     await services.close();
     rmSync(dataDir, { recursive: true, force: true });
@@ -425,7 +447,8 @@ async function time(scenario: string, run: () => Promise<number>): Promise<Timin
 }
 
 /** Prints the plan of the main per-filter queries, so a missing index shows at once. */
-async function explain(db: Kysely<Database>, dialect: string, w: World): Promise<void> {
+async function explain(db: Kysely<Database>, dialect: string, w: World): Promise<string[]> {
+  const plans: string[] = [];
   const queries: [string, ReturnType<typeof sql>][] = [
     [
       'file',
@@ -461,13 +484,12 @@ async function explain(db: Kysely<Database>, dialect: string, w: World): Promise
     const { rows } = await sql`${prefix}${query}`.execute(db);
     const text = rows.map((r) => Object.values(r as Record<string, unknown>).at(-1)).join(' | ');
     console.error(`# plan ${dialect} ${name}: ${text}`);
+    plans.push(`${dialect}, ${name}: ${text.replace(/\s+/g, ' ').replace(/'[0-9a-f-]{36}'::text/g, '…')}`);
   }
+  return plans;
 }
 
-function render(
-  machine: Awaited<ReturnType<typeof describeMachine>>,
-  results: { dialect: string; fillSeconds: number; timings: Timing[]; http: Timing }[],
-): string {
+function render(machine: Awaited<ReturnType<typeof describeMachine>>, results: DialectResult[]): string {
   const lines = [
     '<!-- bench:audit-report:begin -->',
     '### Activity reports over 1,000,000 entries',

@@ -163,10 +163,10 @@ function parseTime(field: 'from' | 'to', value: string, edge: 'start' | 'end'): 
   if (/^\d{1,15}$/.test(value)) {
     ms = Number(value);
   } else if (DATE_ONLY.test(value)) {
-    ms = Date.parse(`${value}T00:00:00Z`) + (edge === 'end' ? DAY_MS - 1 : 0);
-    if (new Date(Date.parse(`${value}T00:00:00Z`)).toISOString().slice(0, 10) !== value) {
-      ms = Number.NaN; // 2026-02-30 and the like
-    }
+    const day = Date.parse(`${value}T00:00:00Z`);
+    // Date.parse rolls 2026-02-30 over to March: only a day that reads back the same is real.
+    const isReal = Number.isFinite(day) && new Date(day).toISOString().slice(0, 10) === value;
+    ms = isReal ? day + (edge === 'end' ? DAY_MS - 1 : 0) : Number.NaN;
   } else if (DATE_TIME.test(value)) {
     ms = Date.parse(value);
   }
