@@ -15,7 +15,8 @@ import type { AuditEventTable } from '../src/adapters/db/tables.ts';
 import { Argon2PasswordHasher } from '../src/adapters/security/argon2-hasher.ts';
 import { compose, type Services } from '../src/compose.ts';
 import { loadConfig } from '../src/config/load.ts';
-import { chainEntry, GENESIS_HASH, newTelemetrySalt, type ChainedFields } from '../src/core/audit/chain.ts';
+import { toRow } from '../src/adapters/db/repositories/audit.repository.ts';
+import { GENESIS_HASH } from '../src/core/audit/chain.ts';
 import { newId } from '../src/core/shared/ids.ts';
 import { buildApp } from '../src/http/app.ts';
 import { describeMachine } from './machine.ts';
@@ -181,55 +182,27 @@ async function verifyRate(s: Services): Promise<{ seconds: number; entries: numb
   for (let from = 1; from <= ENTRIES; from += batch) {
     const rows: Insertable<AuditEventTable>[] = [];
     for (let seq = from; seq < Math.min(from + batch, ENTRIES + 1); seq++) {
-      const fields: ChainedFields = {
+      // Every 3rd entry has no telemetry (as after expiry: no salt to check).
+      const hasTelemetry = seq % 3 !== 0;
+      const row = toRow(
         logId,
         seq,
-        occurredAt: t0 + seq * 10,
-        actorType: 'user',
-        actorId: `user-${seq % 50}`,
-        action: seq % 3 ? 'file.download' : 'file.upload',
-        outcome: 'success',
-        targetType: 'file',
-        targetId: `file-${seq % 5000}`,
-        fileId: `file-${seq % 5000}`,
-        channel: 'api',
-        details: `{"size":${seq}}`,
-      };
-      // Every 3rd entry has had its telemetry expunged (salt null), as an old log would.
-      const telemetry =
-        seq % 3 === 0
-          ? { ip: null, userAgent: null, salt: null }
-          : {
-              ip: `10.0.${seq % 250}.${seq % 200}`,
-              userAgent: 'Mozilla/5.0 bench',
-              salt: newTelemetrySalt(),
-            };
-      const h = chainEntry(fields, telemetry, prev);
-      prev = h.entryHash;
-      rows.push({
-        id: newId(),
-        log_id: logId,
-        seq,
-        tenant_id: logId,
-        occurred_at: fields.occurredAt,
-        actor_type: fields.actorType,
-        actor_id: fields.actorId,
-        action: fields.action,
-        outcome: fields.outcome,
-        target_type: fields.targetType,
-        target_id: fields.targetId,
-        file_id: fields.fileId,
-        channel: fields.channel,
-        ip: telemetry.ip,
-        user_agent: telemetry.userAgent,
-        details: fields.details,
-        telemetry_salt: telemetry.salt,
-        telemetry_hash: h.telemetryHash,
-        payload_hash: h.payloadHash,
-        prev_hash: h.prevHash,
-        entry_hash: h.entryHash,
-        telemetry_expired_at: null,
-      });
+        t0 + seq * 10,
+        {
+          tenantId: logId,
+          action: seq % 3 ? 'file.download' : 'file.upload',
+          actorType: 'user',
+          actorId: `user-${seq % 50}`,
+          targetType: 'file',
+          targetId: `file-${seq % 5000}`,
+          channel: 'api',
+          ...(hasTelemetry ? { ip: `10.0.${seq % 250}.${seq % 200}`, userAgent: 'Mozilla/5.0 bench' } : {}),
+          details: { size: seq },
+        },
+        prev,
+      );
+      prev = row.entry_hash;
+      rows.push(row);
     }
     await db.insertInto('audit_events').values(rows).execute();
   }

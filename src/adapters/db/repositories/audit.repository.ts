@@ -180,8 +180,8 @@ function logIdOf(event: AuditEventInput): string {
   return event.tenantId ?? OPERATOR_LOG_ID;
 }
 
-/** The row of one event at `seq`, chained to `prevHash`, with a fresh telemetry salt. */
-function toRow(
+/** The row of one event at `seq`, chained to `prevHash`, with a fresh telemetry salt (also used by bench/audit.ts). */
+export function toRow(
   logId: string,
   seq: number,
   occurredAt: number,
