@@ -32,6 +32,10 @@ describe('docs/API.md walk-through', { skip: hasTools ? false : 'needs curl, jq 
   });
 
   it('should run from setup to share link against a fresh server, every command succeeding', async () => {
+    // The link is printed just after the server starts answering (the token is written first).
+    for (let n = 0; n < 100 && !/\/setup#\S+\n/.test(server.output()); n++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     const setupToken = /\/setup#(\S+)/.exec(server.output())?.[1];
     assert.ok(setupToken, 'the first start prints the setup link');
     const blocks = walkthroughBlocks();
