@@ -4,6 +4,8 @@ import type { AuditChainStore, SigningKeyRecord } from '../../../core/audit/port
 import type { DialectName } from '../database.ts';
 import type { Database } from '../tables.ts';
 
+const EXPIRY_SLICE = 5000;
+
 /**
  * The chain-level view of the activity logs: entries as the verifier reads them, checkpoints,
  * signing keys, and the telemetry expiry. Works per log id (a tenant id, or OPERATOR_LOG_ID);
@@ -161,20 +163,34 @@ export class KyselyAuditChainStore implements AuditChainStore {
   }
 
   async expireTelemetry(logId: string, options: { occurredBefore: number; now: number }): Promise<number> {
-    const result = await this.#db
-      .updateTable('audit_events')
-      .set({ ip: null, user_agent: null, telemetry_salt: null, telemetry_expired_at: options.now })
-      .where('log_id', '=', logId)
-      .where('occurred_at', '<', options.occurredBefore)
-      .where('telemetry_expired_at', 'is', null)
-      .where((eb) =>
-        eb.or([
-          eb('ip', 'is not', null),
-          eb('user_agent', 'is not', null),
-          eb('telemetry_salt', 'is not', null),
-        ]),
-      )
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows);
+    // In slices, so a first run over months of entries never holds the write lock for long.
+    let total = 0;
+    for (;;) {
+      const slice = this.#db
+        .selectFrom('audit_events')
+        .select('seq')
+        .where('log_id', '=', logId)
+        .where('occurred_at', '<', options.occurredBefore)
+        .where('telemetry_expired_at', 'is', null)
+        .where((eb) =>
+          eb.or([
+            eb('ip', 'is not', null),
+            eb('user_agent', 'is not', null),
+            eb('telemetry_salt', 'is not', null),
+          ]),
+        )
+        .limit(EXPIRY_SLICE);
+      const result = await this.#db
+        .updateTable('audit_events')
+        .set({ ip: null, user_agent: null, telemetry_salt: null, telemetry_expired_at: options.now })
+        .where('log_id', '=', logId)
+        .where('seq', 'in', slice)
+        .executeTakeFirst();
+      const count = Number(result.numUpdatedRows);
+      total += count;
+      if (count < EXPIRY_SLICE) {
+        return total;
+      }
+    }
   }
 }
