@@ -7,7 +7,7 @@ import type { TenantActor } from '../shared/context.ts';
 import { auditOrigin } from './audit.types.ts';
 import { describeFilter, encodeCursor, parseReportQuery, type RawReportQuery } from './report.query.ts';
 import type { AuditReportRepository, ReportRow } from './report.ports.ts';
-import type { ReportCheckpoint, ReportEntry, ReportFilter, ReportPage } from './report.types.ts';
+import type { ReportCheckpoint, ReportEntry, ReportFilter, ReportPage, ReportQuery } from './report.types.ts';
 
 export type ExportFormat = 'csv' | 'json' | 'html';
 
@@ -98,7 +98,7 @@ export class ReportService {
     };
   }
 
-  async #page(tenantId: string, query: ReturnType<typeof parseReportQuery>): Promise<ReportPage> {
+  async #page(tenantId: string, query: ReportQuery): Promise<ReportPage> {
     // One row more than asked tells whether another page exists, without counting.
     const rows = await this.#reports.listEntries(tenantId, { ...query, limit: query.limit + 1 });
     const page = rows.slice(0, query.limit);
