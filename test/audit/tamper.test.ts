@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { KyselyAuditChainStore } from '../../src/adapters/db/repositories/audit-chain.repository.ts';
 import { chainEntry, signCheckpoint, type StoredEntry } from '../../src/core/audit/chain.ts';
+import { verifyExport } from '../../src/core/audit/export-format.ts';
 import { AuditVerificationService } from '../../src/core/audit/verification.service.ts';
 import {
   createTenantFixture,
@@ -119,6 +120,26 @@ for (const dialect of await dialectsUnderTest()) {
       assert.equal(live.isValid, true);
       assert.equal(offline.code, 0);
       assert.equal(offline.result.isValid, true);
+    });
+
+    it('should export over the API as JSON Lines that verify with the API public key', async () => {
+      const t = await sealedLog();
+
+      const exported = await ctx.app.inject({ method: 'GET', url: '/api/v1/audit/export', headers: t.auth });
+      const keys = await ctx.app.inject({ method: 'GET', url: '/api/v1/audit/public-key', headers: t.auth });
+
+      assert.equal(exported.statusCode, 200);
+      assert.match(String(exported.headers['content-type']), /application\/jsonl/);
+      const lines = exported.body.split('\n');
+      const result = await verifyExport({
+        readLines: async function* () {
+          yield* lines;
+        },
+        publicKeysPem: (keys.json().keys as Array<{ publicKeyPem: string }>).map((k) => k.publicKeyPem),
+      });
+      assert.equal(result.isValid, true, JSON.stringify(result.firstProblem));
+      assert.equal(result.lastSeq, 21); // the 20 entries and the audit.export entry itself
+      assert.equal(result.lastCheckpoint?.seq, 21);
     });
 
     it('should read the log in keyset pages, whole and up to the first gap', async () => {
