@@ -297,7 +297,15 @@ for (const dialect of await dialectsUnderTest()) {
 
         const alerts = await alertsOf(tenant);
         assert.equal(alerts.length, 1);
-        assert.equal(alerts[0]?.count, 4, 'extended to the fourth address');
+        assert.equal(alerts[0]?.count, 3, 'fired at the third address');
+        const views = await ctx.services.store.repos.audit.list({
+          tenantId: tenant.tenantId,
+          action: 'share.view',
+          limit: 10,
+        });
+        assert.equal(views.length, 5);
+        assert.equal(alerts[0]?.firstSeq, views[4]?.seq, 'from the first use in the window');
+        assert.equal(alerts[0]?.lastSeq, views[0]?.seq, 'extended to the last use');
       });
     });
 

@@ -81,7 +81,12 @@ export class AlertEvaluator {
     });
   }
 
-  /** Tests `rule` at `event`; fires (true) or extends an open occurrence (false). */
+  /**
+   * Tests `rule` at `event`; fires (true) or extends an open occurrence (false). While an occurrence
+   * is open (its subject did the watched thing less than a window ago) every such event extends it
+   * without a lookback, so a long burst costs one small query per event instead of re-reading the
+   * whole window each time.
+   */
   async #evaluate(
     tx: AlertRepos,
     rule: AlertRule,
@@ -89,19 +94,18 @@ export class AlertEvaluator {
     ranges: IpRanges | undefined,
   ): Promise<boolean> {
     for (const check of checksFor(rule, event, ranges)) {
+      const previous = await tx.alerts.findLatestAlert(rule.tenantId, rule.id, check.subject);
+      if (previous && continuesOccurrence(previous.details.lastAt, event.occurredAt, rule.windowSeconds)) {
+        await tx.alerts.extendAlert(rule.tenantId, previous.id, Math.max(previous.lastSeq, event.seq), {
+          ...previous.details,
+          lastAt: Math.max(previous.details.lastAt, event.occurredAt),
+        });
+        return false;
+      }
       const window = check.query ? await tx.alerts.windowEvents(rule.tenantId, check.query) : [];
       const count = measure(check, window, event.occurredAt, rule.windowSeconds);
       if (!isOverThreshold(rule.kind, count, rule.threshold)) {
         continue;
-      }
-      const previous = await tx.alerts.findLatestAlert(rule.tenantId, rule.id, check.subject);
-      if (previous && continuesOccurrence(previous.details.lastAt, event.occurredAt, rule.windowSeconds)) {
-        await tx.alerts.extendAlert(rule.tenantId, previous.id, event.seq, {
-          ...previous.details,
-          count: Math.max(previous.details.count, count),
-          lastAt: event.occurredAt,
-        });
-        return false;
       }
       const firstSeq = Math.min(
         event.seq,

@@ -15,6 +15,9 @@ import type { WindowQuery } from '../../../core/alerts/rules.ts';
 import type { DialectName } from '../database.ts';
 import type { AlertDeliveryTable, AlertRuleTable, AlertTable, Database } from '../tables.ts';
 
+/** Most rows a lookback reads: twice the highest threshold, room for repeated reads of one file. */
+const WINDOW_ROWS = 20_000;
+
 const EVENT_COLUMNS = [
   'seq',
   'occurred_at',
@@ -184,8 +187,9 @@ export class KyselyAlertRepository implements AlertRepository {
     if (query.ip) {
       q = q.where('ip', '=', query.ip);
     }
-    const rows = await q.orderBy('seq').execute();
-    return rows.map(toWatched);
+    // The newest rows suffice: the count only has to reach the threshold (at most 10,000).
+    const rows = await q.orderBy('seq', 'desc').limit(WINDOW_ROWS).execute();
+    return rows.map(toWatched).reverse();
   }
 
   async findLatestAlert(tenantId: string, ruleId: string, subject: string): Promise<FiredAlert | undefined> {
