@@ -258,7 +258,12 @@ describe('custodia CLI', { concurrency: true }, () => {
 
           assert.equal(result.code, 0, result.stderr);
           assert.equal(listed[0]?.status, 'suspended');
-          assert.equal((await api('/nodes/root')).status, 401);
+          const whileSuspended = await api('/nodes/root');
+          assert.equal(whileSuspended.status, 403);
+          assert.equal(
+            ((await whileSuspended.json()) as { error: { code: string } }).error.code,
+            'tenant_suspended',
+          );
         });
 
         it('should make them work again once resumed', async () => {
