@@ -197,7 +197,11 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         ticketKey: () => keys.getTenantKey(SYSTEM_KEY_OWNER, 'secrets', { create: true }),
       }),
       maintenance: new MaintenanceService({ store, blobs, content, clock, processes }),
-      reports: new ReportService({ reports: new KyselyAuditReportRepository(database.db), store, clock }),
+      reports: new ReportService({
+        reports: new KyselyAuditReportRepository(database.db, { dialect: database.dialect }),
+        store,
+        clock,
+      }),
       auditCheckpoints,
       auditVerification: new AuditVerificationService({
         chain: auditChain,

@@ -68,7 +68,7 @@ for (const dialect of await dialectsUnderTest()) {
           });
         });
       }
-      const repo = new KyselyAuditReportRepository(ctx.services.database.db);
+      const repo = new KyselyAuditReportRepository(ctx.services.database.db, { dialect });
       all = await repo.listEntries(logId, { filter: {}, limit: 1000 });
       assert.ok(all.length >= 80);
     });
@@ -115,7 +115,10 @@ for (const dialect of await dialectsUnderTest()) {
     for (const [name, filter, matches] of filters) {
       for (const cap of [2, 10_000]) {
         it(`should page "${name}" to exactly what a full scan finds (period cap ${cap})`, async () => {
-          const repo = new KyselyAuditReportRepository(ctx.services.database.db, { periodScanCap: cap });
+          const repo = new KyselyAuditReportRepository(ctx.services.database.db, {
+            dialect,
+            periodScanCap: cap,
+          });
           const expected = all.filter(matches).map((e) => e.seq);
           assert.ok(expected.length > 0, 'the filter matches something');
 
@@ -136,7 +139,7 @@ for (const dialect of await dialectsUnderTest()) {
     }
 
     it("should never read another log's entries", async () => {
-      const repo = new KyselyAuditReportRepository(ctx.services.database.db);
+      const repo = new KyselyAuditReportRepository(ctx.services.database.db, { dialect });
 
       const other = await repo.listEntries(otherLog, { filter: {}, limit: 1000 });
 
