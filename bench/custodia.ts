@@ -189,7 +189,11 @@ const USER_HZ = 100;
 
 /** CPU seconds a process has used so far, user plus system, all its threads (/proc/<pid>/stat). */
 function readCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return cpuSecondsOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+/** utime + stime of a /proc/<pid>[/task/<tid>]/stat line, in seconds. */
+function cpuSecondsOf(stat: string): number {
   // Fields after the command name (which may hold spaces, so split after its closing parenthesis):
   // state is field 3, utime field 14, stime field 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -202,9 +206,7 @@ function readThreadCpuSeconds(pid: number): Map<string, number> {
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const seconds = (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+      const seconds = cpuSecondsOf(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
       byName.set(name, (byName.get(name) ?? 0) + seconds);
     } catch {
       // The thread ended meanwhile.
