@@ -49,7 +49,7 @@ export class KyselyAuditReportRepository implements AuditReportRepository {
     if (span === 'empty') {
       return [];
     }
-    const base = this.#base(tenantId, filter, { ...query, span, isDriven: true });
+    const base = this.#base(tenantId, filter, { ...query, span, avoidOccurredIndex: true });
     // One equality is enough to drive an ordered index scan (file, ip, one person, one action);
     // only when every filter given stands for several values is the query split per value.
     const hasOneEquality =
@@ -163,7 +163,14 @@ export class KyselyAuditReportRepository implements AuditReportRepository {
   ): Promise<ReportRow[]> {
     const { limit } = query;
     const base = this.#base(tenantId, filter, query);
-    const bySeq = async () => (await base.orderBy('seq', 'desc').limit(limit).execute()).map(toRow);
+    // Walking (log_id, seq) backwards: SQLite must not be offered the occurred_at index instead.
+    const bySeq = async () =>
+      (
+        await this.#base(tenantId, filter, { ...query, avoidOccurredIndex: true })
+          .orderBy('seq', 'desc')
+          .limit(limit)
+          .execute()
+      ).map(toRow);
     if (filter.from === undefined && filter.to === undefined) {
       return bySeq();
     }
@@ -248,8 +255,8 @@ export class KyselyAuditReportRepository implements AuditReportRepository {
       beforeSeq?: number;
       upToSeq?: number;
       span?: { min: number; max: number };
-      /** Another filter's index drives: keep the planner off the occurred_at index. */
-      isDriven?: boolean;
+      /** Another index gives the order: keep SQLite's planner off the occurred_at index. */
+      avoidOccurredIndex?: boolean;
     },
   ): EventQuery {
     let q = this.#db.selectFrom('audit_events').selectAll().where('log_id', '=', tenantId);
@@ -263,7 +270,9 @@ export class KyselyAuditReportRepository implements AuditReportRepository {
     // index out of its choice. PostgreSQL plans from statistics: hiding the column from them made it
     // guess a 30-day period matches 0.5% of a person's entries, and sort them all.
     const occurred =
-      query.isDriven && this.#dialect === 'sqlite' ? sql<number>`+occurred_at` : sql<number>`occurred_at`;
+      query.avoidOccurredIndex && this.#dialect === 'sqlite'
+        ? sql<number>`+occurred_at`
+        : sql<number>`occurred_at`;
     if (filter.from !== undefined) {
       q = q.where(occurred, '>=', filter.from);
     }
