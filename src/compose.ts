@@ -114,19 +114,21 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
     const registry = processes;
     const blobs = await blobStore(config, processes.selfId);
     // The log writer asks for a checkpoint whenever a log completes a block of entries.
-    let auditCheckpoints: AuditCheckpointService | undefined;
+    // The writer exists before the checkpoint service it calls back into, hence the late binding.
+    const checkpointsLater: { service?: AuditCheckpointService } = {};
     const auditAppend = {
       checkpointEvery: config.auditCheckpointEvery,
-      onCheckpointDue: (logId: string) => auditCheckpoints?.requestCheckpoint(logId),
+      onCheckpointDue: (logId: string) => checkpointsLater.service?.requestCheckpoint(logId),
     };
     const store = createStore(database.db, clock, auditAppend);
     const auditChain = new KyselyAuditChainStore(database.db, database.dialect);
-    auditCheckpoints = new AuditCheckpointService({
+    const auditCheckpoints = new AuditCheckpointService({
       chain: auditChain,
       audit: store.repos.audit,
       seed: () => keys.getTenantKey(SYSTEM_KEY_OWNER, 'audit-signing', { create: true }),
       clock,
     });
+    checkpointsLater.service = auditCheckpoints;
     const hasher = options.hasher ?? new Argon2PasswordHasher();
     const content = new SealedContent({
       blobs,
