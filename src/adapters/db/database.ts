@@ -76,6 +76,11 @@ export function openDatabase<DB>(url: string, options: { poolSize?: number } = {
     // Savepoint journals (each member of a group commit has one) in memory, not in a temp file
     // created, written page by page and deleted on the event loop for every batch.
     sqlite.exec('PRAGMA temp_store = MEMORY');
+    // Checkpoints (copying the WAL into the database, with two fsyncs) run inside a COMMIT, on the
+    // event loop. Every 4,000 pages instead of 1,000: a quarter as many, and a page that many
+    // commits changed (an index's right edge, the audit head) is copied once, not four times —
+    // half the page writes per small upload. The WAL grows to about 16 MB before it is reused.
+    sqlite.exec('PRAGMA wal_autocheckpoint = 4000');
     const walPath = path === ':memory:' ? undefined : `${resolve(path)}-wal`;
     const db = new Kysely<DB>({ dialect: new NodeSqliteDialect(sqlite, { walPath }) });
     return { db, dialect: 'sqlite', close: () => db.destroy() };
