@@ -123,18 +123,11 @@ export class AuditCheckpointService {
 
   async #verifySegment(logId: string, from: Checkpoint | undefined, toSeq: number): Promise<void> {
     const verifier = new ChainVerifier({ checkpoints: [], publicKeys: new Map(), logId, from });
-    let after = from?.seq ?? 0;
-    while (after < toSeq) {
+    for (let after = from?.seq ?? 0; after < toSeq; after += SEGMENT_PAGE) {
       const page = await this.#chain.listEntries(logId, after, Math.min(SEGMENT_PAGE, toSeq - after));
-      if (page.length === 0) {
+      if (!page.every((entry) => verifier.add(entry))) {
         break;
       }
-      for (const entry of page) {
-        if (!verifier.add(entry)) {
-          break;
-        }
-      }
-      after = page.at(-1)?.seq ?? toSeq;
     }
     const result = verifier.finish();
     if (!result.isValid || result.lastSeq !== toSeq) {

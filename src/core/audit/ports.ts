@@ -37,8 +37,13 @@ export interface SigningKeyRecord {
  * plain: verification must see exactly what is stored, tampering included.
  */
 export interface AuditChainStore {
-  /** Up to `limit` entries with seq > afterSeq, in seq order (keyset paging). */
-  listEntries(logId: string, afterSeq: number, limit: number): Promise<StoredEntry[]>;
+  /**
+   * The entries with afterSeq < seq <= afterSeq + span, in seq order (keyset paging by seq range:
+   * an index range scan whatever the planner's statistics; fewer rows where entries are missing).
+   */
+  listEntries(logId: string, afterSeq: number, span: number): Promise<StoredEntry[]>;
+  /** The highest seq stored in the log (0 when empty), whatever the head says. */
+  findLastSeq(logId: string): Promise<number>;
   /**
    * The log's last committed seq and entry hash, after any append in flight has committed (on
    * PostgreSQL it waits for the head's row lock), or undefined for an empty log.

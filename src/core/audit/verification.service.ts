@@ -130,7 +130,7 @@ export class AuditVerificationService {
       publicKeys: await this.#checkpoints.publicKeys(),
       logId,
     });
-    pages: for await (const page of this.#pages(logId, Infinity)) {
+    pages: for await (const page of this.#pages(logId, await this.#chain.findLastSeq(logId))) {
       for (const entry of page) {
         if (!verifier.add(entry)) {
           break pages;
@@ -141,26 +141,22 @@ export class AuditVerificationService {
   }
 
   /**
-   * The log's entries in seq order, a keyset page at a time, up to `lastSeq`. The next page is
-   * asked for before this one is handed out, so the database reads it while this one is checked.
+   * The log's entries up to `lastSeq` in seq order, a seq range of pageSize at a time. The next
+   * range is asked for before this one is handed out, so the database reads it meanwhile.
    */
   async *#pages(logId: string, lastSeq: number) {
-    let next = this.#chain.listEntries(logId, 0, this.#pageSize);
-    for (;;) {
+    const read = (after: number) => {
+      const page = this.#chain.listEntries(logId, after, Math.min(this.#pageSize, lastSeq - after));
+      // Awaited on the next turn; if the reader stops early, its failure must not go unhandled.
+      page.catch(() => undefined);
+      return page;
+    };
+    let next = lastSeq > 0 ? read(0) : undefined;
+    for (let after = 0; next; after += this.#pageSize) {
       const page = await next;
-      const tail = page.at(-1)?.seq ?? 0;
-      const isLast = page.length < this.#pageSize || tail >= lastSeq;
-      if (!isLast) {
-        next = this.#chain.listEntries(logId, tail, this.#pageSize);
-        // Awaited on the next turn; if the reader stops early, its failure must not go unhandled.
-        next.catch(() => undefined);
-      }
-      const kept = tail > lastSeq ? page.filter((e) => e.seq <= lastSeq) : page;
-      if (kept.length > 0) {
-        yield kept;
-      }
-      if (isLast) {
-        return;
+      next = after + this.#pageSize < lastSeq ? read(after + this.#pageSize) : undefined;
+      if (page.length > 0) {
+        yield page;
       }
     }
   }

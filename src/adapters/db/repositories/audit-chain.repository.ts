@@ -20,7 +20,7 @@ export class KyselyAuditChainStore implements AuditChainStore {
     this.#dialect = dialect;
   }
 
-  async listEntries(logId: string, afterSeq: number, limit: number): Promise<StoredEntry[]> {
+  async listEntries(logId: string, afterSeq: number, span: number): Promise<StoredEntry[]> {
     // Columns aliased to the verifier's field names: each row is used as it comes, no mapping.
     const rows = await this.#db
       .selectFrom('audit_events')
@@ -47,10 +47,21 @@ export class KyselyAuditChainStore implements AuditChainStore {
       ])
       .where('log_id', '=', logId)
       .where('seq', '>', afterSeq)
+      .where('seq', '<=', afterSeq + span)
       .orderBy('seq')
-      .limit(limit)
       .execute();
     return rows;
+  }
+
+  async findLastSeq(logId: string): Promise<number> {
+    const row = await this.#db
+      .selectFrom('audit_events')
+      .select('seq')
+      .where('log_id', '=', logId)
+      .orderBy('seq', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return row ? Number(row.seq) : 0;
   }
 
   async readHead(logId: string): Promise<{ seq: number; entryHash: string } | undefined> {
