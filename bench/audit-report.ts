@@ -520,7 +520,9 @@ function render(machine: Awaited<ReturnType<typeof describeMachine>>, results: D
     lines.push(`| ${name} | ${cells.join(' | ')} |`);
   }
   lines.push('');
-  lines.push('Query plans (EXPLAIN; every report query is an ordered walk of one index):');
+  lines.push(
+    'Query plans (EXPLAIN): each filter walks its own (log_id, column, seq) index backwards and stops after a page; a short period in the past is read off the covering occurred_at index and sorted; a family of actions is resolved by a loose index scan.',
+  );
   lines.push('');
   for (const plan of results.flatMap((r) => r.plans)) {
     lines.push(`- \`${plan.length > 260 ? `${plan.slice(0, 257)}…` : plan}\``);
