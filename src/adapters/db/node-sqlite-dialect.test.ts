@@ -217,6 +217,37 @@ describe(`${NodeSqliteDialect.name} syncing the WAL itself`, () => {
     assert.equal(syncs.length, 0, 'a failed fsync is never retried');
   });
 
+  it('should commit through its own WAL fsync when none is injected, and close cleanly', async () => {
+    const otherPath = join(dir, 'own-sync.db');
+    const sqlite = new DatabaseSync(otherPath);
+    sqlite.exec('PRAGMA journal_mode = WAL');
+    const own = new Kysely<Tables>({
+      dialect: new NodeSqliteDialect(sqlite, { walPath: `${otherPath}-wal` }),
+    });
+    try {
+      await sql`CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL UNIQUE)`.execute(own);
+      await own.insertInto('notes').values({ id: 1, body: 'first' }).execute();
+      await own
+        .transaction()
+        .execute((tx) => tx.insertInto('notes').values({ id: 2, body: 'second' }).execute());
+    } finally {
+      await own.destroy();
+    }
+
+    const reader = new DatabaseSync(otherPath, { readOnly: true });
+    try {
+      assert.deepEqual(
+        reader
+          .prepare('SELECT body FROM notes ORDER BY id')
+          .all()
+          .map((row) => String(row.body)),
+        ['first', 'second'],
+      );
+    } finally {
+      reader.close();
+    }
+  });
+
   it('should refuse to run without the WAL fsync unless synchronous is FULL', () => {
     const other = new DatabaseSync(join(dir, 'other.db'));
     try {
