@@ -243,7 +243,7 @@ if (!args['no-write']) {
     '## Activity log: append rate and verification',
     '',
     `Command: \`npm run bench:audit -- --entries ${ENTRIES} --seconds ${SECONDS} --appenders ${APPENDERS}\` · ${machine.date}`,
-    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memory}, ${machine.kernel}, Node ${machine.node}; load average at start ${machine.loadAverage} (shared with other work).`,
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memory}, ${machine.kernel}, Node ${machine.node}; load average (1, 5, 15 min) when the run ended ${machine.loadAverage}; the machine is shared with other work, so the load column gives the 1-minute load at each measurement.`,
     '',
     '| dialect | appends/s (target ≥ 10,000) | HTTP req/s alongside | load | verify 1M entries (target < 10 s) | load |',
     '| --- | --- | --- | --- | --- | --- |',
@@ -252,7 +252,7 @@ if (!args['no-write']) {
         `| ${r.dialect} | ${r.appendsPerSecond.toLocaleString('en')} | ${r.httpPerSecond} | ${r.appendLoad} | ${r.verifySeconds.toFixed(2)} s (${r.verifiedEntries.toLocaleString('en')} entries) | ${r.verifyLoad} |`,
     ),
     '',
-    `${APPENDERS} concurrent appenders over ${LOGS} organisations' logs, each awaiting its own event's commit (events that record no change are batched per log, see KyselyAuditLog), while 8 HTTP clients download a file from the same process (each download appends a file.download event too; those are not counted in appends/s). Verification reads the log in keyset pages of 10,000 and checks every hash and checkpoint.`,
+    `${APPENDERS} concurrent appenders over ${LOGS} organisations' logs, each awaiting its own event's commit (events that record no change are batched per log, see KyselyAuditLog), while 8 HTTP clients download a file from the same process (each download appends a file.download event too; those are not counted in appends/s). Verification reads the log in seq ranges of 10,000 (the next one requested while the current one is checked) and checks every hash, link and signed checkpoint.`,
     '<!-- bench:audit:end -->',
   ].join('\n');
   const path = join(import.meta.dirname, '..', 'docs', 'BENCHMARKS.md');
