@@ -5,6 +5,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
   accessibilityProblems,
   browserSkipReason,
+  createOrganisation,
   launchBrowser,
   screenshot,
   startPortalServer,
@@ -31,35 +32,7 @@ describe('alerts page in a browser', { skip, timeout: 120_000 }, () => {
   before(async () => {
     server = await startPortalServer();
     browser = await launchBrowser();
-    const s = server.services;
-    await s.members.completeSetup({
-      isLocalConsole: true,
-      email: 'operator@alerts.example',
-      displayName: 'Operator',
-      password: 'operator password 1',
-      origin: { channel: 'cli' },
-    });
-    const [operator] = await s.store.repos.users.listOperators();
-    assert.ok(operator);
-    const actor = { kind: 'operator' as const, userId: operator.id, channel: 'cli' as const };
-    const tenant = await s.tenants.createTenant(actor, { name: 'Alerts Ltd', slug: 'alerts-ltd' });
-    const invite = await s.members.inviteMember(actor, {
-      tenantId: tenant.id,
-      email: OWNER.email,
-      role: 'owner',
-    });
-    const owner = await s.members.acceptInvitation({
-      token: invite.token,
-      displayName: OWNER.name,
-      password: OWNER.password,
-      origin: { channel: 'web' },
-    });
-    token = (
-      await s.members.createToken(
-        { kind: 'member', tenantId: tenant.id, userId: owner.id, role: 'owner', channel: 'cli' },
-        { name: 'script' },
-      )
-    ).token;
+    ({ token } = await createOrganisation(server, { name: 'Alerts Ltd', slug: 'alerts-ltd', owner: OWNER }));
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     traffic.watch(context);
     page = await context.newPage();
