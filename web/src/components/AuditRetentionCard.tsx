@@ -74,7 +74,9 @@ export function AuditRetentionCard() {
       aria-label="Activity log integrity and retention"
     >
       <Stack gap="sm">
-        <Title order={3}>Activity log integrity</Title>
+        <Title order={2} fz={18}>
+          Activity log integrity
+        </Title>
         <Text size="sm" c="dimmed">
           Every entry is hash-chained and pinned by signed checkpoints: editing, deleting or reordering any
           entry shows when the log is verified.
@@ -101,15 +103,23 @@ export function AuditRetentionCard() {
         {loadError ? <ErrorNotice error={loadError} /> : null}
         {policy && (
           <>
-            <Title order={4}>Addresses and browsers in the log</Title>
+            <Title order={3} fz={16} mt="sm">
+              Addresses and browsers in the log
+            </Title>
+            <Text size="sm" c="dimmed">
+              IP addresses and browser names are personal data, so they are erased from the log after the
+              period you choose ({policy.minRetentionDays}–{policy.maxRetentionDays} days). The rest of each
+              entry stays, and the log still verifies. A forensic hold keeps them for an investigation.
+            </Text>
             <Group align="flex-end">
               <NumberInput
-                label="Keep IP addresses and user agents for (days)"
+                label="Keep them for"
+                suffix=" days"
                 min={policy.minRetentionDays}
                 max={policy.maxRetentionDays}
                 value={days}
                 onChange={setDays}
-                w={280}
+                w={200}
               />
               <Button variant="default" onClick={saveDays} loading={busy === 'days'}>
                 Save
