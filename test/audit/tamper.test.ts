@@ -170,6 +170,42 @@ for (const dialect of await dialectsUnderTest()) {
       assert.equal(broken.firstProblem?.problem, 'missing_entry');
     });
 
+    it('should reach the same verdicts when the hashes are checked on a worker thread', async () => {
+      const edited = await sealedLog();
+      const cut = await sealedLog();
+      const onWorker = new AuditVerificationService({
+        chain: chain(),
+        checkpoints: ctx.services.auditCheckpoints,
+        store: ctx.services.store,
+        clock: ctx.services.clock,
+        pageSize: 3,
+        offThreadFrom: 0,
+      });
+      const system = { kind: 'system', channel: 'system' } as const;
+
+      const whole = await onWorker.verifyLog(edited.tenantId, system);
+      await update(edited, 5).set({ details: '{"n":999}' }).execute();
+      await db()
+        .deleteFrom('audit_events')
+        .where('log_id', '=', cut.tenantId)
+        .where('seq', '>', 13)
+        .execute();
+      const afterEdit = await onWorker.verifyLog(edited.tenantId, system);
+      const afterCut = await onWorker.verifyLog(cut.tenantId, system);
+
+      assert.equal(whole.isValid, true, JSON.stringify(whole.firstProblem));
+      assert.equal(whole.lastSeq, 20);
+      assert.equal(whole.lastCheckpoint?.seq, 16);
+      assert.deepEqual(
+        [afterEdit.isValid, afterEdit.firstProblem?.seq, afterEdit.firstProblem?.problem],
+        [false, 5, 'payload_altered'],
+      );
+      assert.deepEqual(
+        [afterCut.isValid, afterCut.firstProblem?.seq, afterCut.firstProblem?.problem],
+        [false, 14, 'truncated'],
+      );
+    });
+
     it('should name an entry whose payload was edited', async () => {
       const t = await sealedLog();
 

@@ -8,6 +8,7 @@ import { auditOrigin, OPERATOR_LOG_ID } from './audit.types.ts';
 import { ChainVerifier, type VerificationResult } from './chain.ts';
 import type { AuditCheckpointService } from './checkpoint.service.ts';
 import { checkpointLine, entryLine, headerLine } from './export-format.ts';
+import { OffThreadChainVerifier } from './off-thread-verifier.ts';
 import type { AuditChainStore, SigningKeyRecord } from './ports.ts';
 
 export interface LogVerification extends VerificationResult {
@@ -27,6 +28,7 @@ export class AuditVerificationService {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #pageSize: number;
+  readonly #offThreadFrom: number;
 
   constructor(deps: {
     chain: AuditChainStore;
@@ -34,12 +36,15 @@ export class AuditVerificationService {
     store: Store;
     clock: Clock;
     pageSize?: number;
+    /** Logs with at least this many entries are checked on a worker thread (tests set 0 to cover it). */
+    offThreadFrom?: number;
   }) {
     this.#chain = deps.chain;
     this.#checkpoints = deps.checkpoints;
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#pageSize = deps.pageSize ?? 10_000;
+    this.#offThreadFrom = deps.offThreadFrom ?? 50_000;
   }
 
   /** Verifies the actor's tenant log. Throws NotAllowedError without audit.read. */
@@ -125,12 +130,17 @@ export class AuditVerificationService {
 
   async #verify(logId: string): Promise<LogVerification> {
     const verifiedAt = this.#clock.now();
-    const verifier = new ChainVerifier({
+    const input = {
       checkpoints: await this.#chain.listCheckpoints(logId),
       publicKeys: await this.#checkpoints.publicKeys(),
       logId,
-    });
-    pages: for await (const page of this.#pages(logId, await this.#chain.findLastSeq(logId))) {
+    };
+    const lastSeq = await this.#chain.findLastSeq(logId);
+    if (lastSeq >= this.#offThreadFrom) {
+      return { ...(await this.#verifyOffThread(logId, lastSeq, input)), logId, verifiedAt };
+    }
+    const verifier = new ChainVerifier(input);
+    pages: for await (const page of this.#pages(logId, lastSeq)) {
       for (const entry of page) {
         if (!verifier.add(entry)) {
           break pages;
@@ -138,6 +148,31 @@ export class AuditVerificationService {
       }
     }
     return { ...verifier.finish(), logId, verifiedAt };
+  }
+
+  /**
+   * A large log: this thread reads pages while a worker checks the hashes of the previous one, so
+   * reading and hashing overlap on two cores. At most two pages wait for the worker at a time.
+   */
+  async #verifyOffThread(
+    logId: string,
+    lastSeq: number,
+    input: ConstructorParameters<typeof ChainVerifier>[0],
+  ): Promise<VerificationResult> {
+    const verifier = new OffThreadChainVerifier(input);
+    try {
+      const inFlight: Array<Promise<boolean>> = [];
+      for await (const page of this.#pages(logId, lastSeq)) {
+        inFlight.push(verifier.add(page));
+        if (inFlight.length >= 2 && !(await inFlight.shift())) {
+          break; // a problem was found: the rest cannot change the verdict
+        }
+      }
+      await Promise.all(inFlight);
+      return await verifier.finish();
+    } finally {
+      verifier.close();
+    }
   }
 
   /**
