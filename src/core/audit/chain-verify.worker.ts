@@ -9,7 +9,6 @@ import { ChainVerifier, type Checkpoint, type StoredEntry } from './chain.ts';
 export type VerifyWorkerMessage =
   | { type: 'start'; checkpoints: Checkpoint[]; publicKeys: Array<[string, string]>; logId?: string }
   | { type: 'page'; id: number; entries: StoredEntry[] }
-  | { type: 'json-page'; id: number; json: string }
   | { type: 'finish' };
 
 let verifier: ChainVerifier | undefined;
@@ -31,10 +30,9 @@ port.on('message', (message: VerifyWorkerMessage) => {
     if (!verifier) {
       throw new Error('the verifier was not started');
     }
-    if (message.type === 'page' || message.type === 'json-page') {
-      const entries = message.type === 'page' ? message.entries : (JSON.parse(message.json) as StoredEntry[]);
+    if (message.type === 'page') {
       let ok = true;
-      for (const entry of entries) {
+      for (const entry of message.entries) {
         if (!verifier.add(entry)) {
           ok = false;
           break;

@@ -39,11 +39,8 @@ export class OffThreadChainVerifier {
     });
   }
 
-  /**
-   * Queues the next page (entries, or a JSON array text of them, parsed on the worker); resolves
-   * false once the log has shown a problem (stop reading then).
-   */
-  add(page: StoredEntry[] | string): Promise<boolean> {
+  /** Queues the next page; resolves false once the log has shown a problem (stop reading then). */
+  add(entries: StoredEntry[]): Promise<boolean> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       if (this.#failure) {
@@ -51,11 +48,7 @@ export class OffThreadChainVerifier {
         return;
       }
       this.#waiting.set(id, { resolve, reject });
-      this.#post(
-        typeof page === 'string'
-          ? { type: 'json-page', id, json: page }
-          : { type: 'page', id, entries: page },
-      );
+      this.#post({ type: 'page', id, entries });
     });
   }
 

@@ -42,12 +42,6 @@ export interface AuditChainStore {
    * an index range scan whatever the planner's statistics; fewer rows where entries are missing).
    */
   listEntries(logId: string, afterSeq: number, span: number): Promise<StoredEntry[]>;
-  /**
-   * The same entries as one JSON array text, where the database can build it cheaper than the driver
-   * can hand out rows (PostgreSQL: one text value instead of a million parsed rows); undefined where
-   * it cannot. The verifier parses it on its worker thread.
-   */
-  listEntriesAsJson?(logId: string, afterSeq: number, span: number): Promise<string>;
   /** The highest seq stored in the log (0 when empty), whatever the head says. */
   findLastSeq(logId: string): Promise<number>;
   /**

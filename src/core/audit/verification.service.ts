@@ -5,7 +5,7 @@ import { IntegrityError } from '../shared/errors.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Actor, TenantActor } from '../shared/context.ts';
 import { auditOrigin, OPERATOR_LOG_ID } from './audit.types.ts';
-import { ChainVerifier, type StoredEntry, type VerificationResult } from './chain.ts';
+import { ChainVerifier, type VerificationResult } from './chain.ts';
 import type { AuditCheckpointService } from './checkpoint.service.ts';
 import { checkpointLine, entryLine, headerLine } from './export-format.ts';
 import { OffThreadChainVerifier } from './off-thread-verifier.ts';
@@ -162,7 +162,7 @@ export class AuditVerificationService {
     const verifier = new OffThreadChainVerifier(input);
     try {
       const inFlight: Array<Promise<boolean>> = [];
-      for await (const page of this.#pages(logId, lastSeq, true)) {
+      for await (const page of this.#pages(logId, lastSeq)) {
         inFlight.push(verifier.add(page));
         if (inFlight.length >= 2 && !(await inFlight.shift())) {
           break; // a problem was found: the rest cannot change the verdict
@@ -179,17 +179,9 @@ export class AuditVerificationService {
    * The log's entries up to `lastSeq` in seq order, a seq range of pageSize at a time. The next
    * range is asked for before this one is handed out, so the database reads it meanwhile.
    */
-  #pages(logId: string, lastSeq: number): AsyncGenerator<StoredEntry[]>;
-  #pages(logId: string, lastSeq: number, asJson: true): AsyncGenerator<StoredEntry[] | string>;
-  async *#pages(logId: string, lastSeq: number, asJson = false): AsyncGenerator<StoredEntry[] | string> {
-    const chain = this.#chain;
-    const read = (after: number): Promise<StoredEntry[] | string> => {
-      const span = Math.min(this.#pageSize, lastSeq - after);
-      // A JSON page (PostgreSQL) is parsed by the verifier's worker, not by the driver on this thread.
-      const page =
-        asJson && chain.listEntriesAsJson
-          ? chain.listEntriesAsJson(logId, after, span)
-          : chain.listEntries(logId, after, span);
+  async *#pages(logId: string, lastSeq: number) {
+    const read = (after: number) => {
+      const page = this.#chain.listEntries(logId, after, Math.min(this.#pageSize, lastSeq - after));
       // Awaited on the next turn; if the reader stops early, its failure must not go unhandled.
       page.catch(() => undefined);
       return page;

@@ -15,14 +15,9 @@ export class KyselyAuditChainStore implements AuditChainStore {
   readonly #db: Kysely<Database>;
   readonly #dialect: DialectName;
 
-  readonly listEntriesAsJson?: (logId: string, afterSeq: number, span: number) => Promise<string>;
-
   constructor(db: Kysely<Database>, dialect: DialectName) {
     this.#db = db;
     this.#dialect = dialect;
-    if (dialect === 'postgres') {
-      this.listEntriesAsJson = (logId, afterSeq, span) => this.#pageAsJson(logId, afterSeq, span);
-    }
   }
 
   async listEntries(logId: string, afterSeq: number, span: number): Promise<StoredEntry[]> {
@@ -56,26 +51,6 @@ export class KyselyAuditChainStore implements AuditChainStore {
       .orderBy('seq')
       .execute();
     return rows;
-  }
-
-  /**
-   * PostgreSQL only: the page as one JSON array built by the server (the `pg` driver parsing a
-   * million rows on the event loop was most of a large verification). Keys and values as
-   * listEntries gives them; bigint columns come out as JSON numbers.
-   */
-  async #pageAsJson(logId: string, afterSeq: number, span: number): Promise<string> {
-    const result = await sql<{ page: string }>`
-      select coalesce(json_agg(t order by t.seq), '[]')::text as page from (
-        select log_id as "logId", seq, occurred_at as "occurredAt", actor_type as "actorType",
-          actor_id as "actorId", action, outcome, target_type as "targetType",
-          target_id as "targetId", file_id as "fileId", channel, details, ip,
-          user_agent as "userAgent", telemetry_salt as salt,
-          coalesce(telemetry_hash, '') as "telemetryHash", coalesce(payload_hash, '') as "payloadHash",
-          coalesce(prev_hash, '') as "prevHash", coalesce(entry_hash, '') as "entryHash"
-        from audit_events
-        where log_id = ${logId} and seq > ${afterSeq} and seq <= ${afterSeq + span}
-      ) t`.execute(this.#db);
-    return result.rows[0]?.page ?? '[]';
   }
 
   async findLastSeq(logId: string): Promise<number> {
