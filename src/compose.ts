@@ -134,6 +134,8 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
       blobs,
       keys,
       intents: store.repos.blobIntents,
+      inlineBlobs: store.repos.inlineBlobs,
+      inlineMaxBytes: config.inlineContentMaxBytes,
       processId: processes.selfId,
       clock,
     });

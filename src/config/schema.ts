@@ -21,6 +21,7 @@ export interface Config {
   sessionTtlHours: number;
   sessionMaxAgeHours: number;
   defaultQuotaBytes: number;
+  inlineContentMaxBytes: number;
   defaultKeepVersions: number;
   uploadExpiryHours: number;
   signInMaxFailures: number;
@@ -190,6 +191,16 @@ export const SETTINGS: readonly SettingSpec[] = [
     min: 0,
     default: () => 10 * 1024 ** 3,
     description: 'Storage quota of a new tenant, in bytes.',
+  },
+  {
+    key: 'inlineContentMaxBytes',
+    env: 'CUSTODIA_INLINE_CONTENT_MAX_BYTES',
+    kind: 'int',
+    min: 0,
+    max: 256 * 1024,
+    default: () => 64 * 1024,
+    description:
+      'Uploads that announce (Content-Length) at most this many bytes are kept, encrypted, in the database with their version instead of as a file under blobs/: one commit and one fsync per small file. 0 keeps every file in the blob store.',
   },
   {
     key: 'defaultKeepVersions',

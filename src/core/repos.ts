@@ -1,6 +1,7 @@
 import type { AuditLog, AuditReader, TelemetryPolicyRepository } from './audit/ports.ts';
 import type {
   BlobIntentRepository,
+  InlineBlobRepository,
   NodeRepository,
   VersionRepository,
   FolderGrantRepository,
@@ -34,6 +35,7 @@ export interface Repos {
   grants: FolderGrantRepository;
   uploads: UploadRepository;
   blobIntents: BlobIntentRepository;
+  inlineBlobs: InlineBlobRepository;
   shares: ShareLinkRepository;
   audit: AuditLog & AuditReader;
   telemetryPolicies: TelemetryPolicyRepository;

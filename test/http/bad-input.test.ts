@@ -39,6 +39,8 @@ interface Snapshot {
   versions: Record<string, unknown>;
   usedBytes: number;
   blobs: string[];
+  /** Blob keys of small files kept in the database (SealedContent): nothing may leak there either. */
+  inlineBlobs: string[];
 }
 
 for (const dialect of await dialectsUnderTest()) {
@@ -625,6 +627,9 @@ for (const dialect of await dialectsUnderTest()) {
       });
 
       it('should answer a disk write failure with 500 internal_error and keep nothing', async () => {
+        // Only bodies above the inline limit go to the blob directory; smaller ones to the database.
+        const onDisk = Buffer.alloc(ctx.services.config.inlineContentMaxBytes + 1, 'd');
+        assert.equal((await put('on-disk.bin', onDisk)).statusCode, 201);
         const before = await snap();
         const tenantDir = join(ctx.services.config.dataDir, 'blobs', 't', a.tenantId);
         assert.ok(existsSync(tenantDir));
@@ -632,7 +637,7 @@ for (const dialect of await dialectsUnderTest()) {
         writeFileSync(tenantDir, 'a file where the directory should be');
         let responses: Response[];
         try {
-          responses = [await put('doomed.txt', 'new file'), await put('existing.txt', 'new version')];
+          responses = [await put('doomed.txt', onDisk), await put('existing.txt', onDisk)];
         } finally {
           rmSync(tenantDir, { force: true });
           renameSync(`${tenantDir}.aside`, tenantDir);
@@ -775,7 +780,18 @@ async function snapshot(ctx: TestContext, tenant: TenantFixture): Promise<Snapsh
     versions[node.id] = response.json().items;
   }
   const settings = await ctx.app.inject({ method: 'GET', url: `${API}/tenant`, headers: tenant.auth });
-  return { nodes, versions, usedBytes: JSON.parse(settings.body).usedBytes, blobs: blobFiles(ctx) };
+  const inline = await ctx.services.database.db
+    .selectFrom('inline_blobs')
+    .select('blob_key')
+    .orderBy('blob_key')
+    .execute();
+  return {
+    nodes,
+    versions,
+    usedBytes: JSON.parse(settings.body).usedBytes,
+    blobs: blobFiles(ctx),
+    inlineBlobs: inline.map((row) => row.blob_key),
+  };
 }
 
 async function listChildren(ctx: TestContext, tenant: TenantFixture, folderId: string) {

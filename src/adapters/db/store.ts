@@ -3,6 +3,7 @@ import type { Repos, SettingsRepository, Store } from '../../core/repos.ts';
 import type { Clock } from '../../core/shared/clock.ts';
 import { KyselyAuditLog, type AuditAppendOptions } from './repositories/audit.repository.ts';
 import { KyselyBlobIntentRepository } from './repositories/blob-intent.repository.ts';
+import { KyselyInlineBlobRepository } from './repositories/inline-blob.repository.ts';
 import {
   KyselyFolderGrantRepository,
   KyselyNodeRepository,
@@ -38,6 +39,7 @@ export function createRepos(db: Kysely<Database>, clock: Clock, audit?: AuditApp
     grants: new KyselyFolderGrantRepository(db),
     uploads: new KyselyUploadRepository(db),
     blobIntents: new KyselyBlobIntentRepository(db),
+    inlineBlobs: new KyselyInlineBlobRepository(db),
     shares: new KyselyShareLinkRepository(db),
     audit: new KyselyAuditLog(db, clock, audit),
     telemetryPolicies: new KyselyTelemetryPolicyRepository(db),

@@ -33,6 +33,7 @@ export interface Database {
   jobs: JobTable;
   process_leases: ProcessLeaseTable;
   blob_intents: BlobIntentTable;
+  inline_blobs: InlineBlobTable;
 }
 
 export interface TenantTable {
@@ -311,6 +312,14 @@ export interface BlobIntentTable {
   blob_key: string;
   data_key_id: string;
   process_id: string;
+  created_at: number;
+}
+
+/** A small file's sealed bytes, kept in the database with its version (see SealedContent). */
+export interface InlineBlobTable {
+  tenant_id: string;
+  blob_key: string;
+  sealed: Uint8Array;
   created_at: number;
 }
 

@@ -119,6 +119,14 @@ export class ContentService {
         if (sealed.isIntentRecorded && !(await tx.blobIntents.release(actor.tenantId, sealed.blobKey))) {
           throw new UploadAbandonedError();
         }
+        if (sealed.inline) {
+          await tx.inlineBlobs.insert({
+            tenantId: actor.tenantId,
+            blobKey: sealed.blobKey,
+            sealed: sealed.inline,
+            createdAt: now,
+          });
+        }
         const existing = await tx.nodes.findLiveChild(
           actor.tenantId,
           options.parentId,

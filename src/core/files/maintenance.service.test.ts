@@ -58,6 +58,8 @@ for (const dialect of await dialectsUnderTest()) {
         blobs: ctx.services.blobs,
         keys: ctx.services.keys,
         intents: ctx.services.store.repos.blobIntents,
+        inlineBlobs: ctx.services.store.repos.inlineBlobs,
+        inlineMaxBytes: ctx.services.config.inlineContentMaxBytes,
         processId,
         clock: systemClock,
       });

@@ -73,6 +73,17 @@ export interface BlobIntentRepository {
   listForAllTenants(): Promise<BlobIntent[]>;
 }
 
+/**
+ * Small files' sealed bytes, kept in the database instead of the blob store (SealedContent decides
+ * which). Inserted inside the transaction that commits the version, so they exist exactly when it does.
+ */
+export interface InlineBlobRepository {
+  insert(blob: { tenantId: string; blobKey: string; sealed: Buffer; createdAt: number }): Promise<void>;
+  /** The sealed bytes, or undefined when there is no such blob in this tenant. */
+  find(tenantId: string, blobKey: string): Promise<Buffer | undefined>;
+  deleteMany(tenantId: string, blobKeys: string[]): Promise<void>;
+}
+
 export interface UploadRepository {
   insert(upload: Upload): Promise<void>;
   find(tenantId: string, id: string): Promise<Upload | undefined>;

@@ -9,7 +9,7 @@ import { IntegrityError, QuotaExceededError } from '../shared/errors.ts';
 import { newId } from '../shared/ids.ts';
 import { LengthMismatchError } from './files.errors.ts';
 import { BlobNotFoundError, type BlobStore } from './ports.ts';
-import type { BlobIntentRepository } from './ports.repos.ts';
+import type { BlobIntentRepository, InlineBlobRepository } from './ports.repos.ts';
 
 export interface SealedBlob {
   blobKey: string;
@@ -18,6 +18,11 @@ export interface SealedBlob {
   sha256: string;
   /** True when write() recorded a blob intent, which the commit of its version must release. */
   isIntentRecorded?: boolean;
+  /**
+   * The sealed bytes of a small file that is kept in the database: the commit of its version
+   * inserts them (InlineBlobRepository) in the same transaction, so they exist exactly when it does.
+   */
+  inline?: Buffer;
 }
 
 /** Uploads that announce at most this many bytes are read into memory and sealed in one go. */
@@ -28,14 +33,28 @@ export function tenantBlobPrefix(tenantId: string): string {
   return `t/${tenantId}/`;
 }
 
+/** Keys of blobs kept in the database; never looked up in (or swept from) the blob store. */
+const INLINE_KEY_PREFIX = 'inline/';
+
+export function isInlineBlobKey(blobKey: string): boolean {
+  return blobKey.startsWith(INLINE_KEY_PREFIX);
+}
+
 /**
  * Encrypted content in the blob store: every byte written is sealed under a fresh data key, every
  * byte read is authenticated before it is released. Knows nothing of folders or versions.
+ *
+ * Uploads announced (Content-Length) at no more than `inlineMaxBytes` are sealed the same way but
+ * kept in the database with their version instead (SealedBlob.inline): a blob file costs an open,
+ * an fsync, a rename and a folder fsync, plus an intent committed beside it, where the version's
+ * own commit — whose WAL fsync concurrent uploads share — already makes the bytes durable.
  */
 export class SealedContent {
   readonly #blobs: BlobStore;
   readonly #keys: KeyService;
   readonly #intents: BlobIntentRepository;
+  readonly #inlineBlobs: InlineBlobRepository;
+  readonly #inlineMaxBytes: number;
   readonly #processId: string;
   readonly #clock: Clock;
 
@@ -44,13 +63,22 @@ export class SealedContent {
     keys: KeyService;
     /** Where write() records each blob before its first byte, so a crash mid-write can be swept. */
     intents: BlobIntentRepository;
+    /** Where small files' sealed bytes are read and deleted (they are inserted by the version commit). */
+    inlineBlobs: InlineBlobRepository;
+    /** Uploads announced at no more than this many bytes are kept in the database; 0: none are. */
+    inlineMaxBytes: number;
     /** This process (ProcessRegistry.selfId): the owner recorded on its intents. */
     processId: string;
     clock: Clock;
   }) {
+    if (deps.inlineMaxBytes > SMALL_BODY) {
+      throw new Error(`inlineMaxBytes is at most ${SMALL_BODY}: such bodies are read whole`);
+    }
     this.#blobs = deps.blobs;
     this.#keys = deps.keys;
     this.#intents = deps.intents;
+    this.#inlineBlobs = deps.inlineBlobs;
+    this.#inlineMaxBytes = deps.inlineMaxBytes;
     this.#processId = deps.processId;
     this.#clock = deps.clock;
   }
@@ -60,12 +88,16 @@ export class SealedContent {
    * `maxBytes` arrive, and with LengthMismatchError when `declaredLength` is not met exactly; in
    * every failure nothing is left in the store. A blob intent is recorded before the first byte, so if
    * this process dies before the version commits, MaintenanceService.sweepAbandonedWrites removes it.
+   * A small body is sealed into memory instead (SealedBlob.inline) and nothing is stored yet.
    */
   async write(
     tenantId: string,
     source: Readable | AsyncIterable<Uint8Array>,
     limits: { maxBytes: number; declaredLength?: number },
   ): Promise<SealedBlob> {
+    if (limits.declaredLength !== undefined && limits.declaredLength <= this.#inlineMaxBytes) {
+      return this.#sealInline(tenantId, source, { ...limits, declaredLength: limits.declaredLength });
+    }
     const dataKey = await this.#keys.allocateDataKey(tenantId);
     const blobKey = `${tenantBlobPrefix(tenantId)}${newId()}`;
     // The bytes go to the store while the intent commits (its fsync overlaps theirs); the store
@@ -104,6 +136,32 @@ export class SealedContent {
       sha256: written.sha256,
       isIntentRecorded: true,
     };
+  }
+
+  /** A small body, read whole and sealed in memory, for its version's commit to store (SealedBlob.inline). */
+  async #sealInline(
+    tenantId: string,
+    source: Readable | AsyncIterable<Uint8Array>,
+    limits: { maxBytes: number; declaredLength: number },
+  ): Promise<SealedBlob> {
+    const dataKey = await this.#keys.allocateDataKey(tenantId);
+    const blobKey = `${INLINE_KEY_PREFIX}${tenantId}/${newId()}`;
+    try {
+      const plaintext = await readWhole(source, limits);
+      if (plaintext.length !== limits.declaredLength) {
+        throw new LengthMismatchError(limits.declaredLength, plaintext.length);
+      }
+      return {
+        blobKey,
+        dataKeyId: dataKey.id,
+        size: plaintext.length,
+        sha256: createHash('sha256').update(plaintext).digest('hex'),
+        inline: Buffer.concat(sealBlob({ key: dataKey.key, blobId: blobKey, plaintext })),
+      };
+    } catch (error) {
+      await this.#keys.destroyDataKeys(tenantId, [dataKey.id]).catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Streams `source` through the meter and the cipher into the store, never holding more than a few segments. */
@@ -165,15 +223,7 @@ export class SealedContent {
   ): Promise<Readable> {
     const key = await this.#keys.getDataKey(tenantId, blob.dataKeyId);
     const cipherRange = cipherRangeFor(blob.size, range.start, range.end);
-    let raw: Readable;
-    try {
-      raw = await this.#blobs.get(blob.blobKey, { start: cipherRange.start, end: cipherRange.end });
-    } catch (error) {
-      if (error instanceof BlobNotFoundError) {
-        throw new IntegrityError('The stored content is missing', { blobKey: blob.blobKey });
-      }
-      throw error;
-    }
+    const raw = await this.#readSealed(tenantId, blob.blobKey, cipherRange);
     const plain = pipeline(
       raw,
       new DecryptingStream({
@@ -188,6 +238,31 @@ export class SealedContent {
     return primeStream(plain);
   }
 
+  /** The sealed bytes [start, end] of a blob, from the database or the blob store. */
+  async #readSealed(
+    tenantId: string,
+    blobKey: string,
+    range: { start: number; end: number },
+  ): Promise<Readable> {
+    const missing = () => new IntegrityError('The stored content is missing', { blobKey });
+    if (isInlineBlobKey(blobKey)) {
+      const sealed = await this.#inlineBlobs.find(tenantId, blobKey);
+      if (!sealed) {
+        throw missing();
+      }
+      // A cut-short blob reads short, as from a file; the decrypting stream then fails on it.
+      return Readable.from([sealed.subarray(range.start, range.end + 1)]);
+    }
+    try {
+      return await this.#blobs.get(blobKey, range);
+    } catch (error) {
+      if (error instanceof BlobNotFoundError) {
+        throw missing();
+      }
+      throw error;
+    }
+  }
+
   /**
    * Destroys data keys first (cryptographic erasure, covers backups), then the blobs, then any
    * intent still recorded for them.
@@ -200,11 +275,11 @@ export class SealedContent {
       tenantId,
       blobs.map((b) => b.dataKeyId),
     );
-    await Promise.all(blobs.map((b) => this.#blobs.delete(b.blobKey)));
-    await this.#intents.deleteMany(
-      tenantId,
-      blobs.map((b) => b.blobKey),
-    );
+    const inline = blobs.filter((b) => isInlineBlobKey(b.blobKey)).map((b) => b.blobKey);
+    const stored = blobs.filter((b) => !isInlineBlobKey(b.blobKey)).map((b) => b.blobKey);
+    await this.#inlineBlobs.deleteMany(tenantId, inline);
+    await Promise.all(stored.map((key) => this.#blobs.delete(key)));
+    await this.#intents.deleteMany(tenantId, stored);
   }
 }
 
