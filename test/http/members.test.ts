@@ -420,6 +420,38 @@ for (const dialect of await dialectsUnderTest()) {
         assert.equal(response.statusCode, 401);
       });
 
+      it('should answer 401 to a token whose holder is disabled or no longer a member', async () => {
+        const disabled = await addMember(ctx, tenant, 'member');
+        const removed = await addMember(ctx, tenant, 'member');
+        const db = ctx.services.database.db;
+        const before = [await get('/nodes/root', disabled.auth), await get('/nodes/root', removed.auth)];
+
+        await db
+          .updateTable('users')
+          .set({ disabled_at: clock.now() })
+          .where('id', '=', disabled.userId)
+          .execute();
+        // The row alone, as if removed behind the service's back: its tokens are not revoked.
+        await db
+          .deleteFrom('memberships')
+          .where('tenant_id', '=', tenant.tenantId)
+          .where('user_id', '=', removed.userId)
+          .execute();
+        const after = [await get('/nodes/root', disabled.auth), await get('/nodes/root', removed.auth)];
+
+        assert.deepEqual(
+          before.map((r) => r.statusCode),
+          [200, 200],
+        );
+        assert.deepEqual(
+          after.map((r) => [r.statusCode, r.json().error.code]),
+          [
+            [401, 'not_signed_in'],
+            [401, 'not_signed_in'],
+          ],
+        );
+      });
+
       it("should answer 404 to a member revoking someone else's token, and to another tenant", async () => {
         const member = await addMember(ctx, tenant, 'member');
         const created = await send('POST', '/tokens', tenant.auth, { name: "The owner's" });

@@ -59,12 +59,11 @@ export class ContentService {
 
   /** Bytes the tenant may still store, counting unfinished resumable uploads as spoken for. */
   async availableBytes(tenantId: string, repos: Repos = this.#store.repos): Promise<number> {
-    const tenant = await repos.tenants.findById(tenantId);
-    if (!tenant) {
+    const use = await repos.tenants.findStorageUse(tenantId);
+    if (!use) {
       throw new NotFoundError('tenant_not_found', 'Organisation not found.');
     }
-    const pending = await repos.uploads.sumPendingBytes(tenantId);
-    return Math.max(0, tenant.quotaBytes - tenant.usedBytes - pending);
+    return Math.max(0, use.quotaBytes - use.usedBytes - use.pendingUploadBytes);
   }
 
   /** Streams a new file (or a new version of an existing one) into place. */

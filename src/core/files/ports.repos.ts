@@ -95,8 +95,6 @@ export interface UploadRepository {
   delete(tenantId: string, id: string): Promise<void>;
   listExpiredForAllTenants(now: number): Promise<Upload[]>;
   listBlobKeys(tenantId: string): Promise<Set<string>>;
-  /** Bytes promised to unfinished uploads, counted against the quota. */
-  sumPendingBytes(tenantId: string): Promise<number>;
   /**
    * Moves an unfinished upload's durable offset from `from` to `to` (and its expiry on); false when the
    * offset was no longer `from` or the upload is gone or finished, so two writers never both advance it.

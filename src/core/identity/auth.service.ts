@@ -232,15 +232,14 @@ export class AuthService {
   async authenticateToken(token: string): Promise<Authenticated> {
     const now = this.#clock.now();
     const { repos } = this.#store;
-    const record = await repos.apiTokens.findByHash(hashSecret(token));
-    if (!record || record.revokedAt || (record.expiresAt !== null && record.expiresAt <= now)) {
+    const found = await repos.apiTokens.findByHashWithHolder(hashSecret(token));
+    if (!found) {
       throw new NotSignedInError();
     }
-    const [user, membership, tenant] = await Promise.all([
-      repos.users.findById(record.userId),
-      repos.memberships.find(record.tenantId, record.userId),
-      repos.tenants.findById(record.tenantId),
-    ]);
+    const { token: record, user, membership, tenant } = found;
+    if (record.revokedAt || (record.expiresAt !== null && record.expiresAt <= now)) {
+      throw new NotSignedInError();
+    }
     if (!user || user.disabledAt || !membership || !tenant) {
       throw new NotSignedInError();
     }

@@ -52,9 +52,19 @@ export interface SessionRepository {
   deleteByUserInTenant(userId: string, tenantId: string): Promise<number>;
 }
 
+/** A token with what authenticating it takes: its holder, their membership, the organisation's standing. */
+export interface ApiTokenWithHolder {
+  token: ApiToken;
+  /** Each undefined when its row is missing; the caller decides what that means. */
+  user: User | undefined;
+  membership: Membership | undefined;
+  tenant: { status: 'active' | 'suspended'; requireMfa: boolean } | undefined;
+}
+
 export interface ApiTokenRepository {
   insert(token: ApiToken): Promise<void>;
-  findByHash(tokenHash: string): Promise<ApiToken | undefined>;
+  /** The token and its holder in one statement (every API request asks this). */
+  findByHashWithHolder(tokenHash: string): Promise<ApiTokenWithHolder | undefined>;
   findById(tenantId: string, id: string): Promise<ApiToken | undefined>;
   listByTenant(tenantId: string): Promise<ApiToken[]>;
   update(

@@ -461,16 +461,6 @@ export class KyselyUploadRepository implements UploadRepository {
     return new Set(rows.map((r) => r.blob_key));
   }
 
-  async sumPendingBytes(tenantId: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('uploads')
-      .select((eb) => eb.fn.sum<number>('length').as('total'))
-      .where('tenant_id', '=', tenantId)
-      .where('completed_at', 'is', null)
-      .executeTakeFirst();
-    return Number(row?.total ?? 0);
-  }
-
   async advance(
     tenantId: string,
     id: string,

@@ -33,6 +33,32 @@ export class KyselyTenantRepository implements TenantRepository {
     return row ? toTenant(row) : undefined;
   }
 
+  async findStorageUse(
+    id: string,
+  ): Promise<{ quotaBytes: number; usedBytes: number; pendingUploadBytes: number } | undefined> {
+    const row = await this.#db
+      .selectFrom('tenants')
+      .select((eb) => [
+        'quota_bytes',
+        'used_bytes',
+        eb
+          .selectFrom('uploads')
+          .select((sub) => sub.fn.sum<number>('length').as('pending'))
+          .where('uploads.tenant_id', '=', id)
+          .where('uploads.completed_at', 'is', null)
+          .as('pending'),
+      ])
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return row
+      ? {
+          quotaBytes: Number(row.quota_bytes),
+          usedBytes: Number(row.used_bytes),
+          pendingUploadBytes: Number(row.pending ?? 0),
+        }
+      : undefined;
+  }
+
   async findBySlug(slug: string): Promise<Tenant | undefined> {
     const row = await this.#db.selectFrom('tenants').selectAll().where('slug', '=', slug).executeTakeFirst();
     return row ? toTenant(row) : undefined;

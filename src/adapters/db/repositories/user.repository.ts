@@ -217,7 +217,7 @@ function fromUser(u: User): Omit<Selectable<UserTable>, 'totp_last_step'> {
   };
 }
 
-function toUser(row: Selectable<UserTable>): User {
+export function toUser(row: Selectable<UserTable>): User {
   return {
     id: row.id,
     email: row.email,
