@@ -1,6 +1,15 @@
 import type { Kysely } from 'kysely';
 import type { InlineBlobRepository } from '../../../core/files/ports.repos.ts';
+import { PreparedInsert } from '../prepared-statement.ts';
 import type { Database } from '../tables.ts';
+
+/** Every small upload runs it: built once (see PreparedStatement). */
+const INSERT_INLINE_BLOB = new PreparedInsert('inline_blobs', [
+  'tenant_id',
+  'blob_key',
+  'sealed',
+  'created_at',
+]);
 
 export class KyselyInlineBlobRepository implements InlineBlobRepository {
   readonly #db: Kysely<Database>;
@@ -15,15 +24,12 @@ export class KyselyInlineBlobRepository implements InlineBlobRepository {
     sealed: Buffer;
     createdAt: number;
   }): Promise<void> {
-    await this.#db
-      .insertInto('inline_blobs')
-      .values({
-        tenant_id: blob.tenantId,
-        blob_key: blob.blobKey,
-        sealed: blob.sealed,
-        created_at: blob.createdAt,
-      })
-      .execute();
+    await INSERT_INLINE_BLOB.execute(this.#db, {
+      tenant_id: blob.tenantId,
+      blob_key: blob.blobKey,
+      sealed: blob.sealed,
+      created_at: blob.createdAt,
+    });
   }
 
   async find(tenantId: string, blobKey: string): Promise<Buffer | undefined> {

@@ -12,7 +12,59 @@ import type {
   UploadRepository,
   VersionRepository,
 } from '../../../core/files/ports.repos.ts';
+import { PreparedInsert, PreparedStatement } from '../prepared-statement.ts';
 import type { Database, FileVersionTable, NodeTable, UploadPartTable, UploadTable } from '../tables.ts';
+
+// The statements every upload runs, built once (see PreparedStatement).
+const INSERT_NODE = new PreparedInsert('nodes', [
+  'id',
+  'tenant_id',
+  'parent_id',
+  'kind',
+  'name',
+  'name_key',
+  'current_version_id',
+  'size',
+  'mime_type',
+  'created_by',
+  'updated_by',
+  'created_at',
+  'updated_at',
+  'trashed_at',
+  'trashed_by',
+  'trash_root_id',
+]);
+const INSERT_VERSION = new PreparedInsert('file_versions', [
+  'id',
+  'tenant_id',
+  'node_id',
+  'number',
+  'state',
+  'size',
+  'sha256',
+  'blob_key',
+  'data_key_id',
+  'created_by',
+  'created_at',
+  'committed_at',
+]);
+const FIND_LIVE_NODE = new PreparedStatement((db, tenantId: string, id: string) =>
+  db
+    .selectFrom('nodes')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('id', '=', id)
+    .where('trashed_at', 'is', null),
+);
+const FIND_LIVE_CHILD = new PreparedStatement((db, tenantId: string, parentId: string, nameKey: string) =>
+  db
+    .selectFrom('nodes')
+    .selectAll()
+    .where('tenant_id', '=', tenantId)
+    .where('parent_id', '=', parentId)
+    .where('name_key', '=', nameKey)
+    .where('trashed_at', 'is', null),
+);
 
 export class KyselyNodeRepository implements NodeRepository {
   readonly #db: Kysely<Database>;
@@ -22,17 +74,11 @@ export class KyselyNodeRepository implements NodeRepository {
   }
 
   async insert(n: StoredNode): Promise<void> {
-    await this.#db.insertInto('nodes').values(fromNode(n)).execute();
+    await INSERT_NODE.execute(this.#db, fromNode(n));
   }
 
   async findLive(tenantId: string, id: string): Promise<StoredNode | undefined> {
-    const row = await this.#db
-      .selectFrom('nodes')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('id', '=', id)
-      .where('trashed_at', 'is', null)
-      .executeTakeFirst();
+    const row = await FIND_LIVE_NODE.executeTakeFirst(this.#db, tenantId, id);
     return row ? toNode(row) : undefined;
   }
 
@@ -57,14 +103,7 @@ export class KyselyNodeRepository implements NodeRepository {
   }
 
   async findLiveChild(tenantId: string, parentId: string, nameKey: string): Promise<StoredNode | undefined> {
-    const row = await this.#db
-      .selectFrom('nodes')
-      .selectAll()
-      .where('tenant_id', '=', tenantId)
-      .where('parent_id', '=', parentId)
-      .where('name_key', '=', nameKey)
-      .where('trashed_at', 'is', null)
-      .executeTakeFirst();
+    const row = await FIND_LIVE_CHILD.executeTakeFirst(this.#db, tenantId, parentId, nameKey);
     return row ? toNode(row) : undefined;
   }
 
@@ -217,23 +256,20 @@ export class KyselyVersionRepository implements VersionRepository {
   }
 
   async insert(v: FileVersion): Promise<void> {
-    await this.#db
-      .insertInto('file_versions')
-      .values({
-        id: v.id,
-        tenant_id: v.tenantId,
-        node_id: v.nodeId,
-        number: v.number,
-        state: v.state,
-        size: v.size,
-        sha256: v.sha256,
-        blob_key: v.blobKey,
-        data_key_id: v.dataKeyId,
-        created_by: v.createdBy,
-        created_at: v.createdAt,
-        committed_at: v.committedAt,
-      })
-      .execute();
+    await INSERT_VERSION.execute(this.#db, {
+      id: v.id,
+      tenant_id: v.tenantId,
+      node_id: v.nodeId,
+      number: v.number,
+      state: v.state,
+      size: v.size,
+      sha256: v.sha256,
+      blob_key: v.blobKey,
+      data_key_id: v.dataKeyId,
+      created_by: v.createdBy,
+      created_at: v.createdAt,
+      committed_at: v.committedAt,
+    });
   }
 
   async find(tenantId: string, id: string): Promise<FileVersion | undefined> {

@@ -1,7 +1,32 @@
 import { sql, type Kysely, type Selectable, type Updateable } from 'kysely';
 import type { TenantRepository } from '../../../core/tenants/ports.ts';
 import type { Tenant, TenantSettingsPatch } from '../../../core/tenants/tenant.types.ts';
+import { PreparedStatement } from '../prepared-statement.ts';
 import type { Database, TenantTable } from '../tables.ts';
+
+// Statements every upload runs, built once (see PreparedStatement).
+const FIND_STORAGE_USE = new PreparedStatement((db, id: string) =>
+  db
+    .selectFrom('tenants')
+    .select((eb) => [
+      'quota_bytes',
+      'used_bytes',
+      eb
+        .selectFrom('uploads')
+        .select((sub) => sub.fn.sum<number>('length').as('pending'))
+        .where('uploads.tenant_id', '=', id)
+        .where('uploads.completed_at', 'is', null)
+        .as('pending'),
+    ])
+    .where('id', '=', id),
+);
+const CHARGE_BYTES = new PreparedStatement((db, id: string, bytes: number) =>
+  db
+    .updateTable('tenants')
+    .set({ used_bytes: sql`used_bytes + ${bytes}` })
+    .where('id', '=', id)
+    .where(sql<boolean>`used_bytes + ${bytes} <= quota_bytes`),
+);
 
 export class KyselyTenantRepository implements TenantRepository {
   readonly #db: Kysely<Database>;
@@ -36,20 +61,7 @@ export class KyselyTenantRepository implements TenantRepository {
   async findStorageUse(
     id: string,
   ): Promise<{ quotaBytes: number; usedBytes: number; pendingUploadBytes: number } | undefined> {
-    const row = await this.#db
-      .selectFrom('tenants')
-      .select((eb) => [
-        'quota_bytes',
-        'used_bytes',
-        eb
-          .selectFrom('uploads')
-          .select((sub) => sub.fn.sum<number>('length').as('pending'))
-          .where('uploads.tenant_id', '=', id)
-          .where('uploads.completed_at', 'is', null)
-          .as('pending'),
-      ])
-      .where('id', '=', id)
-      .executeTakeFirst();
+    const row = await FIND_STORAGE_USE.executeTakeFirst(this.#db, id);
     return row
       ? {
           quotaBytes: Number(row.quota_bytes),
@@ -99,13 +111,7 @@ export class KyselyTenantRepository implements TenantRepository {
   }
 
   async chargeBytes(id: string, bytes: number): Promise<boolean> {
-    const result = await this.#db
-      .updateTable('tenants')
-      .set({ used_bytes: sql`used_bytes + ${bytes}` })
-      .where('id', '=', id)
-      .where(sql<boolean>`used_bytes + ${bytes} <= quota_bytes`)
-      .executeTakeFirst();
-    return Number(result.numUpdatedRows) === 1;
+    return (await CHARGE_BYTES.executeCountingRows(this.#db, id, bytes)) === 1;
   }
 
   async releaseBytes(id: string, bytes: number): Promise<void> {
