@@ -186,6 +186,32 @@ for (const dialect of await dialectsUnderTest()) {
       assert.ok((await auditActions(a.tenantId, json.node.id)).includes('file.integrity_failure'));
     });
 
+    it('should keep a copy readable after the original is purged, and delete the bytes with the last one', async () => {
+      const body = Buffer.from(`${MARKER} copied`);
+      const original = await uploadViaApi(ctx, a, a.rootId, 'copied.txt', body);
+      const key = (await versionOf(original.json.version.id)).blob_key;
+      const send = (method: 'POST' | 'DELETE', url: string, payload?: object) =>
+        ctx.app.inject({ method, url: `${API}${url}`, headers: a.auth, ...(payload ? { payload } : {}) });
+
+      const copy = await send('POST', `/nodes/${original.json.node.id}/copy`, {
+        parentId: a.rootId,
+        name: 'copy-of-copied.txt',
+      });
+      const copyId = (copy.json() as { id: string }).id;
+      await send('DELETE', `/nodes/${original.json.node.id}`);
+      await send('DELETE', `/trash/${original.json.node.id}`);
+      const afterOriginalPurged = await get(a, copyId);
+      const rowWhileCopyLives = await inlineRow(key);
+      await send('DELETE', `/nodes/${copyId}`);
+      await send('DELETE', `/trash/${copyId}`);
+
+      assert.equal(copy.statusCode, 201, copy.body);
+      assert.equal(afterOriginalPurged.statusCode, 200);
+      assert.deepEqual(afterOriginalPurged.rawPayload, body);
+      assert.ok(rowWhileCopyLives, 'the copy shares the inline blob, which stays while it lives');
+      assert.equal(await inlineRow(key), undefined);
+    });
+
     it('should delete the inline blob when the file is purged from the trash', async () => {
       const { json } = await uploadViaApi(ctx, a, a.rootId, 'to-purge.txt', `${MARKER} purge me`);
       const key = (await versionOf(json.version.id)).blob_key;
