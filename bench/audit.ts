@@ -252,7 +252,7 @@ if (!args['no-write']) {
         `| ${r.dialect} | ${r.appendsPerSecond.toLocaleString('en')} | ${r.httpPerSecond} | ${r.appendLoad} | ${r.verifySeconds.toFixed(2)} s (${r.verifiedEntries.toLocaleString('en')} entries) | ${r.verifyLoad} |`,
     ),
     '',
-    `${APPENDERS} concurrent appenders over ${LOGS} organisations' logs, each awaiting its own event's commit (events that record no change are batched per log, see KyselyAuditLog), while 8 HTTP clients download a file from the same process (each download appends a file.download event too; those are not counted in appends/s). Verification reads the log in seq ranges of 10,000 (the next one requested while the current one is checked) and checks every hash, link and signed checkpoint.`,
+    `${APPENDERS} concurrent appenders over ${LOGS} organisations' logs, each awaiting its own event's commit (events that record no change are batched, across logs, see KyselyAuditLog), while 8 HTTP clients download a file from the same process (each download appends a file.download event too; those are not counted in appends/s). Verification reads the log in seq ranges of 10,000 (the next one requested while the current one is checked) and checks every hash, link and signed checkpoint.`,
     '<!-- bench:audit:end -->',
   ].join('\n');
   const path = join(import.meta.dirname, '..', 'docs', 'BENCHMARKS.md');
