@@ -86,18 +86,28 @@ export function telemetryHash(t: Telemetry): string {
 }
 
 /**
- * sha256 of the canonical JSON of the event's lasting fields plus its telemetry hash. Written out
- * by hand in canonicalJson's (sorted) key order: verification runs this a million times, and the
- * generic walk with its sort costs more than the hashing (chain.test.ts checks both agree).
+ * sha256 of the canonical JSON of the event's lasting fields plus its telemetry hash. The object is
+ * written out by hand with its keys in canonicalJson's (sorted) order, which JSON.stringify keeps:
+ * verification runs this a million times, and one native stringify costs a fraction of the
+ * generic walk with its sort, or of stringifying field by field (chain.test.ts checks both agree).
  */
 export function payloadHash(f: ChainedFields, telemetry: string): string {
-  const j = (v: string | number | null): string => JSON.stringify(v ?? null);
   return sha256(
-    `{"action":${j(f.action)},"actorId":${j(f.actorId)},"actorType":${j(f.actorType)},` +
-      `"channel":${j(f.channel)},"details":${j(f.details)},"fileId":${j(f.fileId)},` +
-      `"logId":${j(f.logId)},"occurredAt":${j(f.occurredAt)},"outcome":${j(f.outcome)},` +
-      `"seq":${j(f.seq)},"targetId":${j(f.targetId)},"targetType":${j(f.targetType)},` +
-      `"telemetryHash":${j(telemetry)}}`,
+    JSON.stringify({
+      action: f.action ?? null,
+      actorId: f.actorId ?? null,
+      actorType: f.actorType ?? null,
+      channel: f.channel ?? null,
+      details: f.details ?? null,
+      fileId: f.fileId ?? null,
+      logId: f.logId ?? null,
+      occurredAt: f.occurredAt ?? null,
+      outcome: f.outcome ?? null,
+      seq: f.seq ?? null,
+      targetId: f.targetId ?? null,
+      targetType: f.targetType ?? null,
+      telemetryHash: telemetry ?? null,
+    }),
   );
 }
 
