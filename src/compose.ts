@@ -4,6 +4,7 @@ import type { Kysely } from 'kysely';
 import { HttpWebhookSender } from './adapters/alerts/http-webhook-sender.ts';
 import { LocalDiskBlobStore } from './adapters/blobs/local-disk-blob-store.ts';
 import { createAlertStore } from './adapters/db/alert-store.ts';
+import { WorkerChainRangeVerifier } from './adapters/db/chain-range-verifier.ts';
 import { assertReachable, openDatabase, type DatabaseHandle } from './adapters/db/database.ts';
 import { migrateToLatest } from './adapters/db/migrate.ts';
 import { KyselyProcessRegistry } from './adapters/db/process-registry.ts';
@@ -212,6 +213,9 @@ export async function compose(config: Config, options: ComposeOptions = {}): Pro
         checkpoints: auditCheckpoints,
         store,
         clock,
+        ...(WorkerChainRangeVerifier.canRead(config.databaseUrl)
+          ? { ranges: new WorkerChainRangeVerifier({ databaseUrl: config.databaseUrl }) }
+          : {}),
       }),
       telemetry: new TelemetryRetentionService({ store, chain: auditChain, clock }),
       processes,

@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sql } from 'kysely';
+import { WorkerChainRangeVerifier } from '../../src/adapters/db/chain-range-verifier.ts';
 import { KyselyAuditChainStore } from '../../src/adapters/db/repositories/audit-chain.repository.ts';
 import { chainEntry, signCheckpoint, type StoredEntry } from '../../src/core/audit/chain.ts';
 import { verifyExport } from '../../src/core/audit/export-format.ts';
@@ -91,7 +92,12 @@ for (const dialect of await dialectsUnderTest()) {
       return { code: verified.code, result };
     }
 
-    async function expectDetected(t: TenantFixture, seq: number, problems: string[]) {
+    /** Checks the verdicts and returns the detail given by the verification in ranges. */
+    async function expectDetected(t: TenantFixture, seq: number, problems: string[]): Promise<string> {
+      // In two ranges (1..10, 11..20) on worker threads first, then as the API verifies a log this small.
+      const ranged = await inRanges(2).verifyLog(t.tenantId, system);
+      assert.equal(ranged.firstProblem?.seq, seq, JSON.stringify(ranged.firstProblem));
+      assert.ok(problems.includes(ranged.firstProblem?.problem ?? ''), JSON.stringify(ranged.firstProblem));
       const live = await liveVerify(t);
       assert.equal(live.isValid, false);
       assert.equal(live.firstProblem?.seq, seq, JSON.stringify(live.firstProblem));
@@ -100,6 +106,7 @@ for (const dialect of await dialectsUnderTest()) {
       assert.equal(offline.code, 1);
       assert.equal(offline.result.firstProblem?.seq, seq, JSON.stringify(offline.result.firstProblem));
       assert.ok(problems.includes(offline.result.firstProblem?.problem ?? ''));
+      return ranged.firstProblem?.detail ?? '';
     }
 
     const update = (t: TenantFixture, seq: number) =>
@@ -110,6 +117,25 @@ for (const dialect of await dialectsUnderTest()) {
       assert.ok(entry);
       return entry;
     }
+
+    /** Verification in seq ranges on worker threads, each reading with its own connection. */
+    function inRanges(parallelism: number) {
+      return new AuditVerificationService({
+        chain: chain(),
+        checkpoints: ctx.services.auditCheckpoints,
+        store: ctx.services.store,
+        clock: ctx.services.clock,
+        pageSize: 3,
+        ranges: new WorkerChainRangeVerifier({ databaseUrl: ctx.database.url, parallelism, pageSize: 3 }),
+        offThreadFrom: 0,
+      });
+    }
+    const system = { kind: 'system', channel: 'system' } as const;
+    const verdict = (r: { isValid: boolean; firstProblem?: { seq: number; problem: string } }) => [
+      r.isValid,
+      r.firstProblem?.seq,
+      r.firstProblem?.problem,
+    ];
 
     it('should verify an untouched log live and offline', async () => {
       const t = await sealedLog();
@@ -151,7 +177,6 @@ for (const dialect of await dialectsUnderTest()) {
         clock: ctx.services.clock,
         pageSize: 3,
       });
-      const system = { kind: 'system', channel: 'system' } as const;
 
       const whole = await paged.verifyLog(t.tenantId, system);
       const lines = [];
@@ -170,40 +195,87 @@ for (const dialect of await dialectsUnderTest()) {
       assert.equal(broken.firstProblem?.problem, 'missing_entry');
     });
 
-    it('should reach the same verdicts when the hashes are checked on a worker thread', async () => {
+    it('should verify an untouched log in ranges on worker threads, counting every entry and checkpoint', async () => {
+      const two = await sealedLog();
+      const three = await sealedLog();
+
+      const halves = await inRanges(2).verifyLog(two.tenantId, system);
+      const thirds = await inRanges(3).verifyLog(three.tenantId, system);
+
+      for (const result of [halves, thirds]) {
+        assert.equal(result.isValid, true, JSON.stringify(result.firstProblem));
+        assert.equal(result.entries, 20);
+        assert.equal(result.lastSeq, 20);
+        assert.equal(result.checkpoints, 2);
+        assert.equal(result.lastCheckpoint?.seq, 16);
+      }
+    });
+
+    it('should name an edited entry or a cut tail in the second of two ranges', async () => {
       const edited = await sealedLog();
       const cut = await sealedLog();
-      const onWorker = new AuditVerificationService({
-        chain: chain(),
-        checkpoints: ctx.services.auditCheckpoints,
-        store: ctx.services.store,
-        clock: ctx.services.clock,
-        pageSize: 3,
-        offThreadFrom: 0,
-      });
-      const system = { kind: 'system', channel: 'system' } as const;
 
-      const whole = await onWorker.verifyLog(edited.tenantId, system);
-      await update(edited, 5).set({ details: '{"n":999}' }).execute();
+      await update(edited, 15).set({ details: '{"n":999}' }).execute();
       await db()
         .deleteFrom('audit_events')
         .where('log_id', '=', cut.tenantId)
         .where('seq', '>', 13)
         .execute();
-      const afterEdit = await onWorker.verifyLog(edited.tenantId, system);
-      const afterCut = await onWorker.verifyLog(cut.tenantId, system);
 
-      assert.equal(whole.isValid, true, JSON.stringify(whole.firstProblem));
-      assert.equal(whole.lastSeq, 20);
-      assert.equal(whole.lastCheckpoint?.seq, 16);
-      assert.deepEqual(
-        [afterEdit.isValid, afterEdit.firstProblem?.seq, afterEdit.firstProblem?.problem],
-        [false, 5, 'payload_altered'],
-      );
-      assert.deepEqual(
-        [afterCut.isValid, afterCut.firstProblem?.seq, afterCut.firstProblem?.problem],
-        [false, 14, 'truncated'],
-      );
+      // Ranges 1..10 and 11..20: both problems lie in the second.
+      assert.deepEqual(verdict(await inRanges(2).verifyLog(edited.tenantId, system)), [
+        false,
+        15,
+        'payload_altered',
+      ]);
+      assert.deepEqual(verdict(await inRanges(2).verifyLog(cut.tenantId, system)), [false, 14, 'truncated']);
+    });
+
+    it('should name the first problem when both ranges have one', async () => {
+      const t = await sealedLog();
+
+      await update(t, 14).set({ ip: '203.0.113.66' }).execute();
+      await update(t, 5).set({ details: '{"n":999}' }).execute();
+
+      assert.deepEqual(verdict(await inRanges(2).verifyLog(t.tenantId, system)), [
+        false,
+        5,
+        'payload_altered',
+      ]);
+    });
+
+    it('should check the link between ranges', async () => {
+      const relinked = await sealedLog();
+      const anchorGone = await sealedLog();
+      const firstGone = await sealedLog();
+      const anchorForged = await sealedLog();
+      const e = await storedEntry(relinked, 11);
+      // Entry 11, the first of the second range, made to follow another predecessor: its own hashes
+      // are consistent, only the link to entry 10, the last of the first range, is broken.
+      const hashes = chainEntry(e, e, 'f'.repeat(64));
+      await update(relinked, 11).set({ prev_hash: hashes.prevHash, entry_hash: hashes.entryHash }).execute();
+      await db()
+        .deleteFrom('audit_events')
+        .where('log_id', '=', anchorGone.tenantId)
+        .where('seq', '=', 10)
+        .execute();
+      await db()
+        .deleteFrom('audit_events')
+        .where('log_id', '=', firstGone.tenantId)
+        .where('seq', '=', 11)
+        .execute();
+      // Entry 10, the last of the first range (the second range's anchor), inserted with correct hashes.
+      await insertForged(anchorForged, 10);
+
+      const expected = [
+        [relinked, 11, 'chain_broken'],
+        [anchorGone, 10, 'missing_entry'],
+        [firstGone, 11, 'missing_entry'],
+        [anchorForged, 10, 'inserted_entry'],
+      ] as const;
+      for (const [t, seq, problem] of expected) {
+        assert.deepEqual(verdict(await inRanges(2).verifyLog(t.tenantId, system)), [false, seq, problem]);
+      }
     });
 
     it('should name an entry whose payload was edited', async () => {
@@ -238,16 +310,16 @@ for (const dialect of await dialectsUnderTest()) {
       await expectDetected(t, 10, ['missing_entry']);
     });
 
-    it('should name an entry inserted with correct hashes, the later ones renumbered', async () => {
-      const t = await sealedLog();
-      const before = await storedEntry(t, 11);
-      const original12 = await storedEntry(t, 12);
+    /** Inserts an entry with correct hashes at `seq` (following seq - 1), renumbering the later ones. */
+    async function insertForged(t: TenantFixture, seq: number): Promise<void> {
+      const before = await storedEntry(t, seq - 1);
+      const original = await storedEntry(t, seq);
 
       await db()
         .updateTable('audit_events')
         .set({ seq: sql`seq + 1000` })
         .where('log_id', '=', t.tenantId)
-        .where('seq', '>=', 12)
+        .where('seq', '>=', seq)
         .execute();
       await db()
         .updateTable('audit_events')
@@ -255,14 +327,14 @@ for (const dialect of await dialectsUnderTest()) {
         .where('log_id', '=', t.tenantId)
         .where('seq', '>', 1000)
         .execute();
-      const forged = { ...original12, action: 'file.view', details: '{"forged":true}', seq: 12 };
+      const forged = { ...original, action: 'file.view', details: '{"forged":true}', seq };
       const hashes = chainEntry(forged, forged, before.entryHash);
       await db()
         .insertInto('audit_events')
         .values({
           id: crypto.randomUUID(),
           log_id: t.tenantId,
-          seq: 12,
+          seq,
           tenant_id: t.tenantId,
           occurred_at: forged.occurredAt,
           actor_type: forged.actorType,
@@ -283,12 +355,18 @@ for (const dialect of await dialectsUnderTest()) {
           entry_hash: hashes.entryHash,
         })
         .execute();
-
       await db()
         .updateTable('audit_heads')
         .set({ seq: sql`seq + 1` })
         .where('log_id', '=', t.tenantId)
         .execute();
+    }
+
+    it('should name an entry inserted with correct hashes, the later ones renumbered', async () => {
+      const t = await sealedLog();
+
+      await insertForged(t, 12);
+
       await expectDetected(t, 12, ['inserted_entry']);
     });
 
@@ -335,7 +413,10 @@ for (const dialect of await dialectsUnderTest()) {
         .where('log_id', '=', t.tenantId)
         .execute();
 
-      await expectDetected(t, 16, ['checkpoint_mismatch']);
+      const detail = await expectDetected(t, 16, ['checkpoint_mismatch']);
+
+      // The range that found it started after the checkpoint at 8, which still bounds the rewrite.
+      assert.match(detail, /entries 9\.\.16 were rewritten/);
     });
 
     it('should detect a forged checkpoint', async () => {

@@ -48,7 +48,14 @@ export function redactUrl(url: string): string {
   }
 }
 
-export function openDatabase<DB>(url: string, options: { poolSize?: number } = {}): DatabaseHandle<DB> {
+/**
+ * `readOnly`: a connection that only reads (verification threads): on SQLite the file is opened
+ * read-only and must exist, and nothing about the database is changed.
+ */
+export function openDatabase<DB>(
+  url: string,
+  options: { poolSize?: number; readOnly?: boolean } = {},
+): DatabaseHandle<DB> {
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const pool = new pg.Pool({ connectionString: url, max: options.poolSize ?? 10 });
     // An idle pooled connection closed by the server (restart, failover, DROP DATABASE) emits 'error';
@@ -59,6 +66,12 @@ export function openDatabase<DB>(url: string, options: { poolSize?: number } = {
   }
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length);
+    if (options.readOnly) {
+      const sqlite = new DatabaseSync(path, { readOnly: true });
+      sqlite.exec('PRAGMA busy_timeout = 5000');
+      const db = new Kysely<DB>({ dialect: new NodeSqliteDialect(sqlite) });
+      return { db, dialect: 'sqlite', close: () => db.destroy() };
+    }
     if (path !== ':memory:') {
       // Owner-only from the start (the -wal and -shm files inherit the database file's mode): the
       // metadata holds personal data and the key store wrapped keys.

@@ -159,6 +159,13 @@ export function signCheckpoint(c: Omit<Checkpoint, 'signature'>, privateKey: Key
   return { ...c, signature: sign(null, checkpointMessage(c), privateKey).toString('base64') };
 }
 
+/** A point in a chain: the entry at `seq` (0: before the first), its hash and its predecessor's. */
+export interface ChainPosition {
+  seq: number;
+  entryHash: string;
+  prevHash?: string;
+}
+
 export type VerificationProblem =
   | 'missing_entry'
   | 'payload_altered'
@@ -204,28 +211,38 @@ export class ChainVerifier {
   #count = 0;
   #verifiedCheckpoints = 0;
   #lastCheckpoint: Checkpoint | undefined;
+  /** The seq of the last checkpoint passed: entries up to it are pinned by a signature. */
+  #pinnedSeq = 0;
   #problem: VerificationResult['firstProblem'];
 
   /**
-   * `from` resumes after an entry already trusted (a verified checkpoint): entries then start at
-   * its seq + 1 and chain from its hash; checkpoints up to it are not looked at again.
+   * `from` resumes after an entry already trusted (a verified checkpoint, or where another
+   * verifier stopped: its `position()`): entries then start at its seq + 1 and chain from its
+   * hash; checkpoints up to it are not looked at again. With `prevHash` (the trusted entry's own
+   * predecessor) an entry inserted right after it is named as such, as without resuming.
    */
   constructor(input: {
     checkpoints: Checkpoint[];
     publicKeys: Map<string, KeyObject>;
     logId?: string;
-    from?: { seq: number; entryHash: string };
+    from?: ChainPosition;
   }) {
     const from = input.from;
-    this.#checkpoints = input.checkpoints
-      .filter((c) => !from || c.seq > from.seq)
-      .sort((a, b) => a.seq - b.seq);
+    const sorted = [...input.checkpoints].sort((a, b) => a.seq - b.seq);
+    this.#checkpoints = sorted.filter((c) => !from || c.seq > from.seq);
     this.#publicKeys = input.publicKeys;
     this.#logId = input.logId;
     if (from) {
       this.#expectedSeq = from.seq + 1;
       this.#prev = from.entryHash;
+      this.#prevPrev = from.prevHash;
+      this.#pinnedSeq = sorted.findLast((c) => c.seq <= from.seq)?.seq ?? 0;
     }
+  }
+
+  /** Where the verification stands: the last entry that verified (seq 0 and GENESIS_HASH before any). */
+  position(): ChainPosition {
+    return { seq: this.#expectedSeq - 1, entryHash: this.#prev, prevHash: this.#prevPrev };
   }
 
   /** Checks the next entry; false once a problem is found (later entries are then ignored). */
@@ -271,7 +288,7 @@ export class ChainVerifier {
         );
       }
       if (cp.entryHash !== e.entryHash) {
-        const since = (this.#lastCheckpoint?.seq ?? 0) + 1;
+        const since = this.#pinnedSeq + 1;
         return this.#fail(
           seq,
           'checkpoint_mismatch',
@@ -280,6 +297,7 @@ export class ChainVerifier {
       }
       this.#verifiedCheckpoints++;
       this.#lastCheckpoint = cp;
+      this.#pinnedSeq = cp.seq;
       this.#next++;
     }
     this.#prevPrev = this.#prev;
@@ -289,6 +307,10 @@ export class ChainVerifier {
     return true;
   }
 
+  /**
+   * The verdict on the log fed so far, as its end: a signed checkpoint beyond the last entry means
+   * entries were cut (`progress` is the same without that check, for a part of a log).
+   */
   finish(): VerificationResult {
     if (!this.#problem) {
       const beyond = this.#checkpoints[this.#next];
@@ -306,6 +328,11 @@ export class ChainVerifier {
         }
       }
     }
+    return this.progress();
+  }
+
+  /** The verdict on the entries fed so far, without looking beyond them. */
+  progress(): VerificationResult {
     const cp = this.#lastCheckpoint;
     return {
       isValid: !this.#problem,

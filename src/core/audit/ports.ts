@@ -1,5 +1,6 @@
 import type { AuditEvent, AuditEventInput } from './audit.types.ts';
 import type { Checkpoint, StoredEntry } from './chain.ts';
+import type { ChainRange, ChainRangeVerification } from './chain-range.ts';
 
 /**
  * The append-only activity log. `append` inside a transaction joins it, so the event and the change
@@ -59,6 +60,22 @@ export interface AuditChainStore {
   listSigningKeys(): Promise<SigningKeyRecord[]>;
   /** Erases ip, user agent and salt of entries that occurred before `occurredBefore`; returns how many. */
   expireTelemetry(logId: string, options: { occurredBefore: number; now: number }): Promise<number>;
+}
+
+/**
+ * Verifies seq ranges of a log where they are read: each on a thread of its own with a database
+ * connection of its own (verifyChainRange there), so that reading and hashing a large log run on
+ * every core at once and no entry is copied between threads.
+ */
+export interface ChainRangeVerifier {
+  /** How many ranges are worth running at once (the cores to use). */
+  readonly parallelism: number;
+  /** `publicKeys`: the checkpoint-signing keys as PEM by key id. Aborting stops the range. */
+  verifyRange(
+    range: ChainRange,
+    publicKeys: Array<[string, string]>,
+    signal: AbortSignal,
+  ): Promise<ChainRangeVerification>;
 }
 
 /** A tenant's telemetry retention and forensic hold (columns of the tenant). */

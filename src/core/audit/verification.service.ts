@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { NotAllowedError } from '../identity/identity.errors.ts';
 import { hasCapability } from '../identity/roles.policy.ts';
 import type { Store } from '../repos.ts';
@@ -5,11 +6,11 @@ import { IntegrityError } from '../shared/errors.ts';
 import type { Clock } from '../shared/clock.ts';
 import type { Actor, TenantActor } from '../shared/context.ts';
 import { auditOrigin, OPERATOR_LOG_ID } from './audit.types.ts';
-import { ChainVerifier, type VerificationResult } from './chain.ts';
+import { ChainVerifier, type ChainPosition, type Checkpoint, type VerificationResult } from './chain.ts';
+import { joinChainRanges, joinResults, readEntryPages, type ChainRangeVerification } from './chain-range.ts';
 import type { AuditCheckpointService } from './checkpoint.service.ts';
 import { checkpointLine, entryLine, headerLine } from './export-format.ts';
-import { OffThreadChainVerifier } from './off-thread-verifier.ts';
-import type { AuditChainStore, SigningKeyRecord } from './ports.ts';
+import type { AuditChainStore, ChainRangeVerifier, SigningKeyRecord } from './ports.ts';
 
 export interface LogVerification extends VerificationResult {
   logId: string;
@@ -28,6 +29,7 @@ export class AuditVerificationService {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #pageSize: number;
+  readonly #ranges: ChainRangeVerifier | undefined;
   readonly #offThreadFrom: number;
 
   constructor(deps: {
@@ -36,7 +38,9 @@ export class AuditVerificationService {
     store: Store;
     clock: Clock;
     pageSize?: number;
-    /** Logs with at least this many entries are checked on a worker thread (tests set 0 to cover it). */
+    /** Verifies large logs in seq ranges on worker threads; without it, logs are read on this thread. */
+    ranges?: ChainRangeVerifier;
+    /** Logs with at least this many entries go to `ranges` (tests set 0 to cover it). */
     offThreadFrom?: number;
   }) {
     this.#chain = deps.chain;
@@ -44,6 +48,7 @@ export class AuditVerificationService {
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#pageSize = deps.pageSize ?? 10_000;
+    this.#ranges = deps.ranges;
     this.#offThreadFrom = deps.offThreadFrom ?? 50_000;
   }
 
@@ -130,72 +135,90 @@ export class AuditVerificationService {
 
   async #verify(logId: string): Promise<LogVerification> {
     const verifiedAt = this.#clock.now();
+    // Checkpoints before the last seq: each one read then pins an entry that is there to be read.
     const input = {
       checkpoints: await this.#chain.listCheckpoints(logId),
       publicKeys: await this.#checkpoints.publicKeys(),
       logId,
     };
     const lastSeq = await this.#chain.findLastSeq(logId);
-    if (lastSeq >= this.#offThreadFrom) {
-      return { ...(await this.#verifyOffThread(logId, lastSeq, input)), logId, verifiedAt };
-    }
-    const verifier = new ChainVerifier(input);
-    pages: for await (const page of this.#pages(logId, lastSeq)) {
+    const result =
+      this.#ranges && lastSeq >= this.#offThreadFrom
+        ? await this.#verifyInRanges(this.#ranges, input, lastSeq)
+        : await this.#verifyFrom(input, lastSeq);
+    return { ...result, logId, verifiedAt };
+  }
+
+  /** One verifier over the log up to `lastSeq`, on this thread: from the start, or from `from`. */
+  async #verifyFrom(
+    input: VerifierInput,
+    lastSeq: number,
+    from?: ChainPosition,
+  ): Promise<VerificationResult> {
+    const verifier = new ChainVerifier({ ...input, from });
+    const range = { logId: input.logId, afterSeq: from?.seq ?? 0, toSeq: lastSeq };
+    pages: for await (const page of readEntryPages(this.#chain, range, this.#pageSize)) {
       for (const entry of page) {
         if (!verifier.add(entry)) {
           break pages;
         }
       }
     }
-    return { ...verifier.finish(), logId, verifiedAt };
+    return verifier.finish();
   }
 
   /**
-   * A large log: this thread reads pages while a worker checks the hashes of the previous one, so
-   * reading and hashing overlap on two cores. At most two pages wait for the worker at a time.
+   * A large log: split into as many seq ranges as the range verifier has cores, each read and
+   * hashed on a thread of its own, then joined in seq order (see chain-range.ts). Once a range
+   * shows a problem, the ranges after it cannot change the verdict and are stopped.
    */
-  async #verifyOffThread(
-    logId: string,
+  async #verifyInRanges(
+    ranges: ChainRangeVerifier,
+    input: VerifierInput,
     lastSeq: number,
-    input: ConstructorParameters<typeof ChainVerifier>[0],
   ): Promise<VerificationResult> {
-    const verifier = new OffThreadChainVerifier(input);
+    const logId = input.logId;
+    const size = Math.ceil(lastSeq / Math.max(1, Math.min(ranges.parallelism, lastSeq)));
+    const count = Math.max(1, Math.ceil(lastSeq / size));
+    const publicKeys = [...input.publicKeys].map(([keyId, key]): [string, string] => [
+      keyId,
+      key.export({ type: 'spki', format: 'pem' }).toString(),
+    ]);
+    const abort = new AbortController();
     try {
-      const inFlight: Array<Promise<boolean>> = [];
-      for await (const page of this.#pages(logId, lastSeq)) {
-        inFlight.push(verifier.add(page));
-        if (inFlight.length >= 2 && !(await inFlight.shift())) {
-          break; // a problem was found: the rest cannot change the verdict
+      const pending = Array.from({ length: count }, (_, i) =>
+        ranges.verifyRange(
+          // The last range runs to the last entry stored when it starts reading.
+          { logId, afterSeq: i * size, ...(i < count - 1 ? { toSeq: (i + 1) * size } : {}) },
+          publicKeys,
+          abort.signal,
+        ),
+      );
+      pending.forEach((p) => p.catch(() => undefined)); // awaited in order below, or aborted
+      const done: ChainRangeVerification[] = [];
+      for (const range of pending) {
+        done.push(await range);
+        if (done.at(-1)?.result.firstProblem) {
+          break; // the ranges after it cannot change the verdict
         }
       }
-      await Promise.all(inFlight);
-      return await verifier.finish();
+      const { result, resumeFrom } = joinChainRanges(done);
+      if (!resumeFrom) {
+        return result;
+      }
+      return joinResults(result, await this.#verifyFrom(input, lastSeq, resumeFrom));
     } finally {
-      verifier.close();
+      abort.abort();
     }
   }
 
-  /**
-   * The log's entries up to `lastSeq` in seq order, a seq range of pageSize at a time. The next
-   * range is asked for before this one is handed out, so the database reads it meanwhile.
-   */
-  async *#pages(logId: string, lastSeq: number) {
-    const read = (after: number) => {
-      const page = this.#chain.listEntries(logId, after, Math.min(this.#pageSize, lastSeq - after));
-      // Awaited on the next turn; if the reader stops early, its failure must not go unhandled.
-      page.catch(() => undefined);
-      return page;
-    };
-    let next = lastSeq > 0 ? read(0) : undefined;
-    for (let after = 0; next; after += this.#pageSize) {
-      const page = await next;
-      next = after + this.#pageSize < lastSeq ? read(after + this.#pageSize) : undefined;
-      if (page.length > 0) {
-        yield page;
-      }
-    }
+  /** The log's entries up to `lastSeq` in seq order, a page at a time (for exports). */
+  #pages(logId: string, lastSeq: number) {
+    return readEntryPages(this.#chain, { logId, afterSeq: 0, toSeq: lastSeq }, this.#pageSize);
   }
 }
+
+type VerifierInput = { checkpoints: Checkpoint[]; publicKeys: Map<string, KeyObject>; logId: string };
 
 function requireAuditRead(actor: TenantActor): void {
   if (!hasCapability(actor.role, 'audit.read')) {
