@@ -173,8 +173,9 @@ for (const dialect of await dialectsUnderTest()) {
         );
         batched.push(...ours);
       }
-      // Appended in one turn of the event loop, they were written by one batch, at one time.
-      assert.equal(new Set(batched.map((e) => e.occurredAt)).size, 1);
+      // Appended in one turn of the event loop, they were written by one batch per lane (SQLite has
+      // one lane, PostgreSQL two), each at one time.
+      assert.ok(new Set(batched.map((e) => e.occurredAt)).size <= (dialect === 'sqlite' ? 1 : 2));
       // Each with a salt of its own: 16 random bytes, none shared within the batch.
       assert.equal(new Set(batched.map((e) => e.salt)).size, batched.length);
       assert.ok(batched.every((e) => Buffer.from(e.salt ?? '', 'base64url').length === 16));
