@@ -139,9 +139,9 @@ export class KyselyAuditLog implements AuditLog, AuditReader {
    * process) while another's are hashed here. SQLite has one writer, and one lane.
    */
   #laneOf(logId: string): Lane {
-    const lanes = this.#lanes;
-    // Log ids are UUIDv7 (random last digit) or 'operator'.
-    return lanes[logId.charCodeAt(logId.length - 1) % lanes.length] ?? (lanes[0] as Lane);
+    // Log ids are UUIDv7 (a random last digit) or 'operator'. The index is always in range: the
+    // cast only tells the compiler so.
+    return this.#lanes[logId.charCodeAt(logId.length - 1) % this.#lanes.length] as Lane;
   }
 
   /** Writes the lane's queued events a batch at a time until none is left. Never throws. */
