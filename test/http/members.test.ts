@@ -278,7 +278,12 @@ for (const dialect of await dialectsUnderTest()) {
           send('PATCH', `/members/${pair.ownerId}`, second.auth, { role: 'admin' }),
         ]);
 
-        assert.deepEqual(responses.map((r) => r.statusCode).sort(), [200, 409]);
+        // The loser either saw the winner's change (409 last_owner) or, if it was authenticated
+        // only after the winner committed, finds its token revoked with its role (401): both keep
+        // one owner, which is what this is about.
+        const [winner, loser] = responses.map((r) => r.statusCode).sort();
+        assert.equal(winner, 200);
+        assert.ok(loser === 409 || loser === 401, `the other answered ${loser}`);
         assert.equal(await ctx.services.store.repos.memberships.countByRole(pair.tenantId, 'owner'), 1);
       });
 

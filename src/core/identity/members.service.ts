@@ -180,6 +180,13 @@ export class MembersService {
         displayName: input.displayName ?? '',
         password: input.password,
         isOperator: invitation.role === 'operator',
+      }).catch(async (error: unknown) => {
+        // The account may have been made meanwhile by another acceptance of this very link: then
+        // this one is simply too late (404), not a clash of addresses.
+        if (error instanceof ConflictError) {
+          await this.#validInvitation(input.token);
+        }
+        throw error;
       });
       isNewUser = true;
     }
