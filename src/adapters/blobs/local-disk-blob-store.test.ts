@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { runBlobStoreContract } from '../../../test/support/blob-store-contract.ts';
 import { LocalDiskBlobStore } from './local-disk-blob-store.ts';
@@ -76,6 +78,30 @@ describe(LocalDiskBlobStore.name, () => {
       await assert.rejects(store.put('tenant-a/folder', iterate([Buffer.from('would replace a folder')])));
 
       assert.deepEqual(await readdir(join(root, '.incoming')), []);
+    });
+
+    it('should store every byte of a stream of many small, uneven chunks', async () => {
+      // Chunks are gathered into batches before they are written: 3 MiB in odd pieces spans several
+      // batches and ends with a partial one.
+      const content = randomBytes(3 * 1024 * 1024 + 4321);
+      const pieces: Buffer[] = [];
+      for (let offset = 0, size = 1; offset < content.length; offset += size, size = (size * 7) % 9001) {
+        pieces.push(content.subarray(offset, offset + size));
+      }
+
+      const { size } = await store.put('tenant-a/blobs/pieces', Readable.from(pieces));
+
+      assert.equal(size, content.length);
+      assert.ok((await readFile(join(root, 'tenant-a', 'blobs', 'pieces'))).equals(content));
+    });
+
+    it('should leave nothing when the source fails after whole batches were written', async () => {
+      const batches = Array.from({ length: 3 }, () => Buffer.alloc(1024 * 1024, 'x'));
+
+      await assert.rejects(store.put('tenant-a/blobs/broken', failingAfter(batches)), /source failed midway/);
+
+      assert.deepEqual(await readdir(join(root, '.incoming')), []);
+      assert.equal(await store.stat('tenant-a/blobs/broken'), undefined);
     });
 
     it('should write the object as a file under the root', async () => {

@@ -12,6 +12,13 @@ const TEMP_DIR = '.incoming';
 const READ_CHUNK = 1024 * 1024;
 /** Bytes an upload may queue for the disk while earlier ones are being written. */
 const WRITE_BUFFER = 2 * 1024 * 1024;
+/**
+ * A streamed put gathers chunks until this many bytes are waiting, then writes them with one writev.
+ * Every write is a round trip to libuv's thread pool (a wake-up of a pool thread, then of the event
+ * loop); sealed segments arrive as several small parts each, and writing them as they came meant
+ * thousands of round trips per GiB, each costing both threads a context switch.
+ */
+const WRITE_BATCH = 1024 * 1024;
 /** While a put is streaming, written data is flushed to the disk every this many bytes. */
 const SYNC_EVERY = 32 * 1024 * 1024;
 
@@ -228,14 +235,18 @@ async function writeAll(handle: FileHandle, buffers: readonly Uint8Array[]): Pro
 }
 
 /**
- * The write side of put(): appends every chunk to the temp file with one writev per batch of queued
- * chunks, counts the bytes, and flushes written data to the disk every SYNC_EVERY bytes while the
- * upload goes on, so the fsync before the rename has only the tail left to write instead of the
- * whole object (durability overlaps the transfer rather than following it).
+ * The write side of put(): gathers chunks into batches of WRITE_BATCH bytes and appends each batch to
+ * the temp file with one writev, counts the bytes, and flushes written data to the disk every
+ * SYNC_EVERY bytes while the upload goes on, so the fsync before the rename has only the tail left
+ * to write instead of the whole object (durability overlaps the transfer rather than following it).
+ * A chunk is acknowledged once it is in the batch; the last, partial batch is written by _final, and
+ * a failed write or flush fails the put (at the next chunk, or at the end).
  */
 class FileSink extends Writable {
   bytes = 0;
   readonly #handle: FileHandle;
+  #batch: Buffer[] = [];
+  #batchBytes = 0;
   #syncedUpTo = 0;
   #sync: Promise<void> | undefined;
   #syncError: Error | undefined;
@@ -246,25 +257,48 @@ class FileSink extends Writable {
   }
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    this.#append([chunk]).then(() => done(), done);
+    this.#add(chunk);
+    this.#writeIfFull(done);
   }
 
   override _writev(
     chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>,
     done: (error?: Error | null) => void,
   ): void {
-    this.#append(chunks.map((c) => c.chunk)).then(() => done(), done);
+    for (const { chunk } of chunks) {
+      this.#add(chunk);
+    }
+    this.#writeIfFull(done);
   }
 
   override _final(done: (error?: Error | null) => void): void {
-    (this.#sync ?? Promise.resolve()).then(() => done(this.#syncError), done);
+    this.#writeBatch()
+      .then(() => this.#sync)
+      .then(() => done(this.#syncError), done);
   }
 
-  async #append(buffers: Buffer[]): Promise<void> {
-    if (this.#syncError) {
-      throw this.#syncError;
+  #add(chunk: Buffer): void {
+    if (chunk.length > 0) {
+      this.#batch.push(chunk);
+      this.#batchBytes += chunk.length;
     }
-    this.bytes += await writeAll(this.#handle, buffers);
+  }
+
+  #writeIfFull(done: (error?: Error | null) => void): void {
+    if (this.#syncError) {
+      done(this.#syncError);
+    } else if (this.#batchBytes >= WRITE_BATCH) {
+      this.#writeBatch().then(() => done(), done);
+    } else {
+      done();
+    }
+  }
+
+  async #writeBatch(): Promise<void> {
+    const batch = this.#batch;
+    this.#batch = [];
+    this.#batchBytes = 0;
+    this.bytes += await writeAll(this.#handle, batch);
     if (!this.#sync && this.bytes - this.#syncedUpTo >= SYNC_EVERY) {
       this.#syncedUpTo = this.bytes;
       this.#sync = this.#handle.datasync().then(

@@ -35,6 +35,28 @@ describe(OffThreadSha256.name, () => {
     });
   }
 
+  it('should hash bytes that trickle in while the worker goes idle between them', async () => {
+    // Less than a wake-up's worth at a time, with pauses: the worker must still see every byte.
+    const data = randomBytes(3_000_000);
+    const hash = new OffThreadSha256();
+    for (let offset = 0; offset < data.length; offset += 100_000) {
+      await hash.update(data.subarray(offset, offset + 100_000));
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+
+    assert.equal(await hash.digest(), sha256(data));
+  });
+
+  it('should hash a short tail that never reached a wake-up', async () => {
+    const data = randomBytes(1_500_000);
+    const hash = new OffThreadSha256();
+    await hash.update(data.subarray(0, 1_200_000));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await hash.update(data.subarray(1_200_000));
+
+    assert.equal(await hash.digest(), sha256(data));
+  });
+
   it('should keep concurrent hashes apart', async () => {
     const inputs = Array.from({ length: 4 }, () => randomBytes(10_000_000));
 

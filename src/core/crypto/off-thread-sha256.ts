@@ -13,11 +13,10 @@ export class OffThreadSha256 {
   readonly #id = nextSessionId++;
   readonly #ring = new SharedArrayBuffer(RING_BYTES);
   readonly #ringBytes = Buffer.from(this.#ring);
-  /** Bytes the worker has hashed, modulo 2^30 (it stores, we load). */
-  readonly #hashed = new Int32Array(new SharedArrayBuffer(4));
+  /** Positions shared with the worker (see WRITTEN, HASHED, IDLE). */
+  readonly #control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   readonly #digest: Promise<string>;
   #written = 0;
-  #announced = 0;
   #isClosed = false;
 
   constructor() {
@@ -30,8 +29,9 @@ export class OffThreadSha256 {
     this.#digest.catch(() => undefined); // observed through digest(); an aborted session must not crash
     const worker = hashWorker();
     sessions.set(this.#id, { resolve, reject });
+    Atomics.store(this.#control, IDLE, 1); // nothing to hash yet: the first bytes need a message
     worker.ref(); // while anything is being hashed
-    worker.postMessage({ type: 'start', id: this.#id, ring: this.#ring, hashed: this.#hashed.buffer });
+    worker.postMessage({ type: 'start', id: this.#id, ring: this.#ring, control: this.#control.buffer });
   }
 
   /** Queues `chunk` for hashing; a promise means the ring is full: wait for it before the next chunk. */
@@ -40,7 +40,6 @@ export class OffThreadSha256 {
     while (offset < chunk.length) {
       const free = RING_BYTES - this.#pending();
       if (free === 0) {
-        this.#announced = this.#written;
         return this.#untilHashed().then(() => this.update(chunk.subarray(offset)));
       }
       const start = this.#written % RING_BYTES;
@@ -48,9 +47,11 @@ export class OffThreadSha256 {
       this.#ringBytes.set(chunk.subarray(offset, offset + length), start);
       offset += length;
       this.#written = (this.#written + length) % POSITION_MODULUS;
+      Atomics.store(this.#control, WRITTEN, this.#written);
     }
-    if (this.#pendingAnnouncement() >= ANNOUNCE_BYTES) {
-      this.#announce();
+    // A busy worker picks new bytes up by itself; an idle one is woken only once a batch is waiting.
+    if (this.#pending() >= WAKE_BYTES) {
+      this.#wake();
     }
     return undefined;
   }
@@ -75,22 +76,17 @@ export class OffThreadSha256 {
 
   /** Bytes in the ring that the worker has not hashed yet. */
   #pending(): number {
-    return (this.#written - Atomics.load(this.#hashed, 0) + POSITION_MODULUS) % POSITION_MODULUS;
+    return (this.#written - Atomics.load(this.#control, HASHED) + POSITION_MODULUS) % POSITION_MODULUS;
   }
 
-  #pendingAnnouncement(): number {
-    return (this.#written - this.#announced + POSITION_MODULUS) % POSITION_MODULUS;
-  }
-
-  /** Tells the worker how far it may hash. */
-  #announce(): void {
-    if (this.#announced !== this.#written) {
-      this.#announced = this.#written;
-      hashWorker().postMessage({ type: 'data', id: this.#id, upTo: this.#written });
+  /** Sends the worker a message if it has gone idle (exactly one sender wins the flag). */
+  #wake(): void {
+    if (Atomics.compareExchange(this.#control, IDLE, 1, 0) === 1) {
+      hashWorker().postMessage({ type: 'data', id: this.#id });
     }
   }
 
-  /** Resolves once the worker has hashed everything announced so far; rejects if the session failed. */
+  /** Resolves once the worker has hashed everything written so far; rejects if the session failed. */
   #untilHashed(): Promise<void> {
     const session = sessions.get(this.#id);
     if (!session) {
@@ -99,15 +95,25 @@ export class OffThreadSha256 {
     return new Promise((resolve, reject) => {
       session.onProgress = resolve;
       session.onFailure = reject;
-      hashWorker().postMessage({ type: 'data', id: this.#id, upTo: this.#written, wake: true });
+      Atomics.store(this.#control, IDLE, 0);
+      hashWorker().postMessage({ type: 'data', id: this.#id, wake: true });
     });
   }
 }
 
 /** Ring size per upload: the worker hashes far faster than uploads arrive, so this rarely fills. */
 const RING_BYTES = 4 * 1024 * 1024;
-/** The worker is told about new bytes in steps of this size (one message each). */
-const ANNOUNCE_BYTES = 512 * 1024;
+/**
+ * An idle worker is woken (one message) once this many bytes wait for it. The worker hashes several
+ * times faster than an upload arrives, so it is idle most of the time: every wake-up costs both
+ * threads a message and a context switch, and fewer, larger batches keep that small.
+ */
+const WAKE_BYTES = 1024 * 1024;
+/** Slots of the control array: bytes written by the event loop, hashed by the worker, and whether the worker is idle. */
+const WRITTEN = 0;
+const HASHED = 1;
+const IDLE = 2;
+const CONTROL_SLOTS = 3;
 /** Positions wrap at 2^30 (a multiple of RING_BYTES), so they fit an Int32Array for Atomics. */
 const POSITION_MODULUS = 2 ** 30;
 
@@ -179,13 +185,42 @@ const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
 const RING_BYTES = ${RING_BYTES};
 const POSITION_MODULUS = ${POSITION_MODULUS};
+const WRITTEN = ${WRITTEN};
+const HASHED = ${HASHED};
+const IDLE = ${IDLE};
 const sessions = new Map();
+
+/** Hashes from the session's position up to \`upTo\`. */
+function hashUpTo(s, upTo) {
+  while (s.position !== upTo) {
+    const start = s.position % RING_BYTES;
+    const available = (upTo - s.position + POSITION_MODULUS) % POSITION_MODULUS;
+    const length = Math.min(available, RING_BYTES - start);
+    s.hash.update(s.ring.subarray(start, start + length));
+    s.position = (s.position + length) % POSITION_MODULUS;
+    Atomics.store(s.control, HASHED, s.position);
+  }
+}
+
+/** Hashes whatever the event loop has written, until nothing more arrives; then marks the session idle. */
+function drain(s) {
+  for (;;) {
+    hashUpTo(s, Atomics.load(s.control, WRITTEN));
+    Atomics.store(s.control, IDLE, 1);
+    // Bytes written after the load above but before the flag was set would wait for no one: look again.
+    if (Atomics.load(s.control, WRITTEN) === s.position) {
+      return;
+    }
+    Atomics.store(s.control, IDLE, 0);
+  }
+}
+
 parentPort.on('message', (m) => {
   if (m.type === 'start') {
     sessions.set(m.id, {
       hash: createHash('sha256'),
       ring: Buffer.from(m.ring),
-      hashed: new Int32Array(m.hashed),
+      control: new Int32Array(m.control),
       position: 0,
     });
     return;
@@ -199,20 +234,15 @@ parentPort.on('message', (m) => {
     return;
   }
   try {
-    while (s.position !== m.upTo) {
-      const start = s.position % RING_BYTES;
-      const available = (m.upTo - s.position + POSITION_MODULUS) % POSITION_MODULUS;
-      const length = Math.min(available, RING_BYTES - start);
-      s.hash.update(s.ring.subarray(start, start + length));
-      s.position = (s.position + length) % POSITION_MODULUS;
-      Atomics.store(s.hashed, 0, s.position);
-    }
-    if (m.wake) {
-      parentPort.postMessage({ id: m.id, progress: true });
-    }
     if (m.type === 'end') {
+      hashUpTo(s, m.upTo);
       sessions.delete(m.id);
       parentPort.postMessage({ id: m.id, digest: s.hash.digest('hex') });
+      return;
+    }
+    drain(s);
+    if (m.wake) {
+      parentPort.postMessage({ id: m.id, progress: true });
     }
   } catch (error) {
     sessions.delete(m.id);
