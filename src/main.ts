@@ -1,6 +1,7 @@
 import { buildApp } from './http/app.ts';
 import { compose } from './compose.ts';
 import { ConfigError, loadConfig } from './config/load.ts';
+import { startHeapGovernor } from './core/shared/buffer-traffic.ts';
 import { loggerOptions } from './http/logging.ts';
 import { registerAlerts } from './jobs/handlers/alerts.job.ts';
 import { registerAuditChain } from './jobs/handlers/audit-chain.job.ts';
@@ -61,6 +62,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void shutdown('SIGINT'));
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   await app.listen({ host: config.host, port: config.port });
+  // Collects before V8 would once the heap has grown well past its live size (resident memory).
+  startHeapGovernor();
   const setupToken = await services.members.issueSetupToken();
   if (setupToken) {
     // Printed to the terminal only (never logged): whoever can read it can create the operator admin.
