@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startHeapGovernor } from './buffer-traffic.ts';
+import { getHeapStatistics } from 'node:v8';
+import { oldGenerationUsed, startHeapGovernor } from './buffer-traffic.ts';
 
 const MB = 1_000_000;
 
@@ -51,5 +52,22 @@ describe(startHeapGovernor.name, () => {
     const stop = startHeapGovernor();
 
     stop();
+  });
+});
+
+describe('oldGenerationUsed', () => {
+  it('should count the heap in use without the young generation, which short-lived garbage fills', () => {
+    const before = oldGenerationUsed();
+    // Short-lived objects, dropped at once: they land in the young generation only.
+    let sink = 0;
+    for (let i = 0; i < 50_000; i++) {
+      sink += { i, text: `garbage ${i}` }.text.length;
+    }
+    const total = getHeapStatistics().used_heap_size;
+    const after = oldGenerationUsed();
+
+    assert.ok(sink > 0);
+    assert.ok(after > 0 && after < total, `old ${after} of ${total}`);
+    assert.ok(after - before < 2 * MB, `the old generation grew by ${after - before} bytes`);
   });
 });

@@ -1,4 +1,4 @@
-import { getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
@@ -27,17 +27,18 @@ const SCAVENGE_EVERY = 8 * 1024 * 1024;
 let sinceLastScavenge = 0;
 
 /**
- * Keeps the JS heap within a bounded distance of its live size, checked every `intervalMs`: once it
- * has grown by more than a quarter of its smallest size seen since the last collection (and at least
- * `minGrowthBytes`), a full collection is asked for. Returns a function that stops the checks.
+ * Keeps the JS heap within a bounded distance of its live size, checked every `intervalMs`: once its
+ * old generation has grown by more than a quarter of its smallest size seen since the last
+ * collection (and at least `minGrowthBytes`), a full collection is asked for. Returns a function
+ * that stops the checks.
  *
  * Why: V8 lets the old generation grow to a multiple of what survived its last full collection
  * before it collects again (package.json's start script fixes that multiple at 2, see
  * docs/ARCHITECTURE.md). Steady request traffic promotes short-lived request objects, so a busy
  * server sat near twice its live heap — tens of MB of garbage on top of the buffer memory a large
- * transfer leaves with the C allocator. Asking earlier keeps the resident size down, for about one
- * full collection a second under steady small uploads (an atomic one: on the 2-vCPU machine it
- * paused the event loop for 10-90 ms, depending on other load). A timer is used instead of a lower growth
+ * transfer leaves with the C allocator. Asking earlier keeps the resident size down, at the price of
+ * a full collection (an atomic one: on the 2-vCPU machine it paused the event loop for 10-90 ms,
+ * depending on other load) each time the old generation has grown that much. A timer is used instead of a lower growth
  * multiple because V8's own incremental marking, when started with little room left, kept
  * restarting during large transfers (a collection every 100-200 ms and seconds of CPU per GiB).
  */
@@ -45,7 +46,7 @@ export function startHeapGovernor(
   options: {
     intervalMs?: number;
     minGrowthBytes?: number;
-    /** Bytes of JS heap in use (V8's figure unless given, for tests). */
+    /** Bytes of JS heap in use outside the young generation (V8's figure unless given, for tests). */
     heapUsed?: () => number;
     /** Asks for a full collection (V8's unless given, for tests). */
     collect?: () => void;
@@ -53,7 +54,7 @@ export function startHeapGovernor(
 ): () => void {
   const intervalMs = options.intervalMs ?? 250;
   const minGrowthBytes = options.minGrowthBytes ?? 8 * 1024 * 1024;
-  const heapUsed = options.heapUsed ?? (() => getHeapStatistics().used_heap_size);
+  const heapUsed = options.heapUsed ?? oldGenerationUsed;
   const collect = options.collect ?? collectSoon;
   let floor = Number.POSITIVE_INFINITY;
   const timer = setInterval(() => {
@@ -67,6 +68,21 @@ export function startHeapGovernor(
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * The heap in use minus the young generation: that part fills and empties with every scavenge (up to
+ * about 12 MB here), and counting it made the governor ask for a full collection about once a second
+ * under steady small uploads, each pausing the event loop, for garbage a scavenge was about to free.
+ */
+export function oldGenerationUsed(): number {
+  let used = 0;
+  for (const space of getHeapSpaceStatistics()) {
+    if (!space.space_name.startsWith('new_')) {
+      used += space.space_used_size;
+    }
+  }
+  return used;
 }
 
 type GcFunction = (options: { type: 'minor' | 'major'; execution?: 'sync' | 'async' }) => void;
