@@ -147,17 +147,11 @@ export class SealedContent {
     const dataKey = await this.#keys.allocateDataKey(tenantId);
     const blobKey = `${INLINE_KEY_PREFIX}${tenantId}/${newId()}`;
     try {
-      const plaintext = await readWhole(source, limits);
-      if (plaintext.length !== limits.declaredLength) {
-        throw new LengthMismatchError(limits.declaredLength, plaintext.length);
+      const { sealed, size, sha256 } = await readAndSeal(source, limits, dataKey.key, blobKey);
+      if (size !== limits.declaredLength) {
+        throw new LengthMismatchError(limits.declaredLength, size);
       }
-      return {
-        blobKey,
-        dataKeyId: dataKey.id,
-        size: plaintext.length,
-        sha256: createHash('sha256').update(plaintext).digest('hex'),
-        inline: Buffer.concat(sealBlob({ key: dataKey.key, blobId: blobKey, plaintext })),
-      };
+      return { blobKey, dataKeyId: dataKey.id, size, sha256, inline: Buffer.concat(sealed) };
     } catch (error) {
       await this.#keys.destroyDataKeys(tenantId, [dataKey.id]).catch(() => undefined);
       throw error;
@@ -206,9 +200,9 @@ export class SealedContent {
     limits: { maxBytes: number; declaredLength?: number },
     publishAfter: Promise<unknown>,
   ): Promise<{ size: number; sha256: string }> {
-    const plaintext = await readWhole(source, limits);
-    await this.#blobs.put(blobKey, sealBlob({ key, blobId: blobKey, plaintext }), { publishAfter });
-    return { size: plaintext.length, sha256: createHash('sha256').update(plaintext).digest('hex') };
+    const { sealed, size, sha256 } = await readAndSeal(source, limits, key, blobKey);
+    await this.#blobs.put(blobKey, sealed, { publishAfter });
+    return { size, sha256 };
   }
 
   /**
@@ -281,6 +275,21 @@ export class SealedContent {
     await Promise.all(stored.map((key) => this.#blobs.delete(key)));
     await this.#intents.deleteMany(tenantId, stored);
   }
+}
+
+/** A small body read whole and sealed in one go: its sealed parts, and the plaintext's size and sha256. */
+async function readAndSeal(
+  source: Readable | AsyncIterable<Uint8Array>,
+  limits: { maxBytes: number; declaredLength?: number },
+  key: Buffer,
+  blobId: string,
+): Promise<{ sealed: Buffer[]; size: number; sha256: string }> {
+  const plaintext = await readWhole(source, limits);
+  return {
+    sealed: sealBlob({ key, blobId, plaintext }),
+    size: plaintext.length,
+    sha256: createHash('sha256').update(plaintext).digest('hex'),
+  };
 }
 
 /** Reads a (small) body whole, enforcing the limits MeteringStream enforces on a stream. */
